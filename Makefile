@@ -1,0 +1,79 @@
+# lanegate — build, test, run.  `make run` and `make test` are all a newcomer needs.
+BUILD   ?= build
+CC      ?= cc
+PKGS     = libmicrohttpd gnutls jansson yaml-0.1
+DEBS     = libmicrohttpd-dev libgnutls28-dev libjansson-dev libyaml-dev check pkg-config
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Iwebhook
+LDFLAGS ?=
+LDLIBS   = -lpthread
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := $(BUILD)-asan
+endif
+
+# pkg-config is queried lazily so that `make deps` can run before the packages exist.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+SRCS        := $(sort $(wildcard webhook/*.c))
+OBJS        := $(SRCS:webhook/%.c=$(BUILD)/%.o)
+LIB_OBJS    := $(filter-out $(BUILD)/main.o,$(OBJS))
+TEST_SRCS   := $(sort $(wildcard tests/test_*.c))
+TEST_BINS   := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+E2E_SCRIPTS := $(sort $(wildcard tests/e2e/*.sh))
+BIN         := $(BUILD)/lanegate
+
+.PHONY: all deps test unit e2e asan run bench clean lint-policies valgrind
+
+all: $(BIN) lanegate
+
+lanegate: $(BIN)
+	cp $(BIN) lanegate
+
+$(BUILD)/%.o: webhook/%.c webhook/*.h | $(BUILD)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BIN): $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/lgtest.h $(LIB_OBJS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD) $(BUILD)/tests:
+	mkdir -p $@
+
+# Installs the Debian packages that are missing (needs root or sudo).
+deps:
+	@if ! pkg-config --exists $(PKGS) check 2>/dev/null; then \
+	  echo "installing missing packages: $(DEBS)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBS) || \
+	  { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(DEBS); }; \
+	fi
+
+# Every test: Check unit tests (each prints its summary line), then end-to-end scripts.
+test: deps
+	$(MAKE) --no-print-directory unit e2e
+
+unit: $(BIN) $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== $$t"; $$t; done
+
+e2e: $(BIN)
+	@set -e; for s in $(E2E_SCRIPTS); do echo "== $$s"; LANEGATE=$(CURDIR)/$(BIN) bash $$s; done
+
+asan:
+	$(MAKE) --no-print-directory test SANITIZE=1
+
+valgrind: $(BIN) $(TEST_BINS)
+	@set -e; for t in $(TEST_BINS); do echo "== valgrind $$t"; \
+	  CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 $$t; done
+
+run: deps $(BIN)
+	./$(BIN) check --policies policies tests/data/pods/allow/*.yaml || true
+
+clean:
+	rm -rf build build-* lanegate
