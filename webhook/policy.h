@@ -103,7 +103,7 @@ typedef struct lg_policy {
     lg_strlist lanes;              /* lane label values; empty = any (incl. none) */
     /* validation */
     bool controls[LG_CTL__COUNT];
-    lg_strlist restricted_devices; /* patterns ("*/kvm", "devices.kubevirt.io/kvm") */
+    lg_strlist restricted_devices; /* exact names, or a leading/trailing * glob */
     /* mutation */
     lg_mutation *mutations;
     size_t n_mutations;
