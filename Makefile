@@ -27,7 +27,7 @@ TEST_BINS   := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 E2E_SCRIPTS := $(sort $(wildcard tests/e2e/*.sh))
 BIN         := $(BUILD)/lanegate
 
-.PHONY: all deps test unit e2e asan run bench clean lint-policies valgrind
+.PHONY: all deps test unit e2e asan run bench bench-engine clean valgrind
 
 all: $(BIN) lanegate
 
@@ -77,3 +77,13 @@ run: deps $(BIN)
 
 clean:
 	rm -rf build build-* lanegate
+
+# In-process engine benchmark: a full review vs a bare json_loadb of the same body.
+$(BUILD)/bench/engine_bench: tests/bench/engine_bench.c $(LIB_OBJS)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
+
+bench-engine: $(BUILD)/bench/engine_bench
+	$(BUILD)/bench/engine_bench tests/data/reviews/arc-runner-create.json policies
+
+bench: bench-engine
