@@ -22,7 +22,8 @@
 typedef struct finding_list {
     lg_finding *v;
     size_t n, cap;
-    size_t dropped; /* past MAX_FINDINGS */
+    size_t dropped;       /* past MAX_FINDINGS */
+    bool dropped_enforce; /* one of them would deny on its own */
 } finding_list;
 
 typedef struct ev {
@@ -137,6 +138,7 @@ static void emit(ev *e, const char *control, char *path, char *what, const char 
     }
     if (e->found.n >= MAX_FINDINGS) {
         e->found.dropped++;
+        e->found.dropped_enforce |= e->pol->mode == LG_MODE_ENFORCE;
         goto out;
     }
     if (e->found.n == e->found.cap) {
@@ -1063,6 +1065,9 @@ lg_status lg_evaluate(const lg_policy_set *set, const lg_request *req, unsigned 
     }
     out->findings = e.found.v;
     out->nfindings = e.found.n;
+    /* Unlisted violations still decide (fail closed, also on UPDATE where
+     * they could not be compared with the old object's). */
+    out->allowed = !e.found.dropped_enforce;
     for (size_t i = 0; i < out->nfindings; i++)
         if (out->findings[i].mode == LG_MODE_ENFORCE)
             out->allowed = false;
