@@ -33,4 +33,42 @@ typedef struct lg_mutate_in {
  * them to the object in place. Returns false on allocation failure. */
 bool lg_mutate(lg_reader *r, const lg_mutate_in *in, json_t *patch);
 
+/* ---- shared by evaluate.c and controls.c ---------------------------- */
+
+typedef struct finding_list {
+    lg_finding *v;
+    size_t n, cap;
+    size_t dropped;       /* past MAX_FINDINGS */
+    bool dropped_enforce; /* one of them would deny on its own */
+} finding_list;
+
+typedef struct ev {
+    const lg_policy_set *set;
+    const lg_request *req;
+    lg_reader rd;
+    lg_subject sub;
+    const char *label;     /* raw lane label value, NULL when none */
+    const lg_lane *lane;   /* lane actually granted, NULL when none */
+    char lane_phrase[256]; /* how the lane came out, for messages */
+    const lg_policy *pol;  /* policy being evaluated */
+    size_t hits;           /* findings of the current control */
+    finding_list found;
+    lg_explain_list *explain;
+    bool nomem;
+} ev;
+
+/* Copies s into buf (size bytes), clipped to a readable length on a UTF-8 boundary. */
+const char *lg_clip(char *buf, size_t size, const char *s);
+#define CLIP(s) lg_clip((char[72]){0}, 72, (s))
+
+/* Records a violation of e's current policy (takes path and what, both may be
+ * NULL on allocation failure): "<policy>: <what>; <rule> (<lane phrase>)". */
+void lg_emit(ev *e, const char *control, char *path, char *what, const char *rule);
+
+/* "only lane "dind" in namespaces a,b may", over the lanes grants() accepts. */
+char *lg_who_may(const ev *e, bool (*grants)(const lg_lane *, const void *), const void *arg);
+
+/* One function per control (controls.c), indexed by lg_control. */
+extern void (*const lg_control_fns[LG_CTL__COUNT])(ev *e, const char *control);
+
 #endif
