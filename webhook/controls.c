@@ -14,11 +14,11 @@
 
 /* Container walk state for the per-container controls. */
 typedef struct cwalk {
-    ev *e;
+    lg_eval *e;
     const char *control;
 } cwalk;
 
-static char *cpath(const ev *e, const lg_container *c, const char *tail)
+static char *cpath(const lg_eval *e, const lg_container *c, const char *tail)
 {
     return lg_strfmt("%s.%s.%s", e->sub.path, c->ref, tail);
 }
@@ -42,7 +42,7 @@ static bool container_privileged(lg_reader *r, const lg_container *c)
 static bool visit_privileged(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
-    ev *e = w->e;
+    lg_eval *e = w->e;
     if (container_privileged(&e->rd, c) && !(e->lane && e->lane->allow_privileged)) {
         char *rule = lg_who_may(e, grants_privileged, NULL);
         lg_emit(e, w->control, cpath(e, c, "securityContext.privileged"),
@@ -52,13 +52,13 @@ static bool visit_privileged(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_privileged(ev *e, const char *control)
+static void ctl_privileged(lg_eval *e, const char *control)
 {
     cwalk w = {e, control};
     lg_containers_each(&e->rd, e->sub.spec, visit_privileged, &w);
 }
 
-static void ctl_host_namespaces(ev *e, const char *control)
+static void ctl_host_namespaces(lg_eval *e, const char *control)
 {
     static const char *const keys[] = {"hostNetwork", "hostPID", "hostIPC"};
     for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++)
@@ -89,7 +89,7 @@ static bool lane_allows_hostpath(const lg_lane *l, const hostpath_arg *a)
     return false;
 }
 
-static void ctl_host_path_volumes(ev *e, const char *control)
+static void ctl_host_path_volumes(lg_eval *e, const char *control)
 {
     json_t *vols = lg_get_arr(&e->rd, e->sub.spec, "volumes", "spec");
     for (size_t i = 0; i < json_array_size(vols); i++) {
@@ -134,7 +134,7 @@ static void ctl_host_path_volumes(ev *e, const char *control)
 static bool visit_host_ports(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
-    ev *e = w->e;
+    lg_eval *e = w->e;
     json_t *ports = lg_get_arr(&e->rd, c->obj, "ports", c->ref);
     for (size_t i = 0; i < json_array_size(ports); i++) {
         json_t *p = lg_get_elem_obj(&e->rd, ports, i, "ports");
@@ -152,7 +152,7 @@ static bool visit_host_ports(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_host_ports(ev *e, const char *control)
+static void ctl_host_ports(lg_eval *e, const char *control)
 {
     cwalk w = {e, control};
     lg_containers_each(&e->rd, e->sub.spec, visit_host_ports, &w);
@@ -174,7 +174,7 @@ static bool in_table(const char *const *t, size_t n, const char *s)
 static bool visit_capabilities(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
-    ev *e = w->e;
+    lg_eval *e = w->e;
     json_t *caps = lg_get_obj(&e->rd, c->sc, "capabilities", c->ref);
     json_t *add = lg_get_arr(&e->rd, caps, "add", c->ref);
     /* A privileged container of a lane allowed to be privileged has every
@@ -200,7 +200,7 @@ static bool visit_capabilities(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_capabilities(ev *e, const char *control)
+static void ctl_capabilities(lg_eval *e, const char *control)
 {
     cwalk w = {e, control};
     lg_containers_each(&e->rd, e->sub.spec, visit_capabilities, &w);
@@ -209,7 +209,7 @@ static void ctl_capabilities(ev *e, const char *control)
 static bool visit_proc_mount(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
-    ev *e = w->e;
+    lg_eval *e = w->e;
     const char *pm = lg_get_str(&e->rd, c->sc, "procMount", c->ref);
     if (pm && strcmp(pm, "Default") != 0)
         lg_emit(e, w->control, cpath(e, c, "securityContext.procMount"),
@@ -218,7 +218,7 @@ static bool visit_proc_mount(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_proc_mount(ev *e, const char *control)
+static void ctl_proc_mount(lg_eval *e, const char *control)
 {
     /* PSA v1.35+: user-namespaced pods may unmask /proc. */
     if (lg_get_bool(&e->rd, e->sub.spec, "hostUsers", "spec") == 0)
@@ -236,7 +236,7 @@ static const char *profile_type(lg_reader *r, json_t *sc, const char *key, const
 static bool visit_seccomp(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
-    ev *e = w->e;
+    lg_eval *e = w->e;
     const char *t = profile_type(&e->rd, c->sc, "seccompProfile", c->ref);
     if (t && !strcmp(t, "Unconfined"))
         lg_emit(e, w->control, cpath(e, c, "securityContext.seccompProfile.type"),
@@ -245,7 +245,7 @@ static bool visit_seccomp(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_seccomp(ev *e, const char *control)
+static void ctl_seccomp(lg_eval *e, const char *control)
 {
     json_t *psc = lg_get_obj(&e->rd, e->sub.spec, "securityContext", "spec");
     const char *t = profile_type(&e->rd, psc, "seccompProfile", "spec.securityContext");
@@ -279,7 +279,7 @@ static void sysctl_dotted(const char *in, char *out, size_t size)
     out[i] = '\0';
 }
 
-static void ctl_sysctls(ev *e, const char *control)
+static void ctl_sysctls(lg_eval *e, const char *control)
 {
     json_t *psc = lg_get_obj(&e->rd, e->sub.spec, "securityContext", "spec");
     json_t *list = lg_get_arr(&e->rd, psc, "sysctls", "spec.securityContext");
@@ -305,7 +305,7 @@ static bool apparmor_field_ok(const char *t)
 static bool visit_apparmor(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
-    ev *e = w->e;
+    lg_eval *e = w->e;
     const char *t = profile_type(&e->rd, c->sc, "appArmorProfile", c->ref);
     if (!apparmor_field_ok(t))
         lg_emit(e, w->control, cpath(e, c, "securityContext.appArmorProfile.type"),
@@ -316,7 +316,7 @@ static bool visit_apparmor(const lg_container *c, void *arg)
 
 #define APPARMOR_ANNOTATION "container.apparmor.security.beta.kubernetes.io/"
 
-static void ctl_apparmor(ev *e, const char *control)
+static void ctl_apparmor(lg_eval *e, const char *control)
 {
     const char *key;
     json_t *v;
@@ -349,7 +349,7 @@ static const char *const selinux_types[] = {"", "container_t", "container_init_t
                                             "container_engine_t"};
 
 /* Checks one seLinuxOptions object; who is "pod" or a container description. */
-static void check_selinux(ev *e, const char *control, json_t *sc, const char *where,
+static void check_selinux(lg_eval *e, const char *control, json_t *sc, const char *where,
                           const char *path_prefix, const char *who)
 {
     json_t *o = lg_get_obj(&e->rd, sc, "seLinuxOptions", where);
@@ -384,7 +384,7 @@ static bool visit_selinux(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_selinux(ev *e, const char *control)
+static void ctl_selinux(lg_eval *e, const char *control)
 {
     json_t *psc = lg_get_obj(&e->rd, e->sub.spec, "securityContext", "spec");
     char prefix[64];
@@ -410,7 +410,7 @@ static bool visit_windows(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_windows(ev *e, const char *control)
+static void ctl_windows(lg_eval *e, const char *control)
 {
     json_t *psc = lg_get_obj(&e->rd, e->sub.spec, "securityContext", "spec");
     if (host_process(&e->rd, psc, "spec.securityContext"))
@@ -421,7 +421,7 @@ static void ctl_windows(ev *e, const char *control)
     lg_containers_each(&e->rd, e->sub.spec, visit_windows, &w);
 }
 
-static void check_handler_host(ev *e, const char *control, const lg_container *c, json_t *handler,
+static void check_handler_host(lg_eval *e, const char *control, const lg_container *c, json_t *handler,
                                const char *tail)
 {
     static const char *const kinds[] = {"httpGet", "tcpSocket"};
@@ -440,7 +440,7 @@ static void check_handler_host(ev *e, const char *control, const lg_container *c
 static bool visit_host_probes(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
-    ev *e = w->e;
+    lg_eval *e = w->e;
     static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
     for (size_t i = 0; i < LG_ARRAY_LEN(probes); i++)
         check_handler_host(e, w->control, c, lg_get_obj(&e->rd, c->obj, probes[i], c->ref), probes[i]);
@@ -452,7 +452,7 @@ static bool visit_host_probes(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_host_probes(ev *e, const char *control)
+static void ctl_host_probes(lg_eval *e, const char *control)
 {
     cwalk w = {e, control};
     lg_containers_each(&e->rd, e->sub.spec, visit_host_probes, &w);
@@ -469,7 +469,7 @@ static bool pattern_match(const char *pat, const char *s)
     return !strcmp(pat, s);
 }
 
-static bool device_restricted(const ev *e, const char *res)
+static bool device_restricted(const lg_eval *e, const char *res)
 {
     for (size_t i = 0; i < e->pol->restricted_devices.n; i++)
         if (pattern_match(e->pol->restricted_devices.v[i], res))
@@ -486,7 +486,7 @@ static bool grants_device(const lg_lane *l, const void *arg)
 }
 
 /* resources.limits / resources.requests of a container or of the pod. */
-static void check_resources(ev *e, const char *control, json_t *resources, const char *where,
+static void check_resources(lg_eval *e, const char *control, json_t *resources, const char *where,
                             const char *path_prefix, const char *who)
 {
     static const char *const kinds[] = {"limits", "requests"};
@@ -521,7 +521,7 @@ static bool visit_devices(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_device_resources(ev *e, const char *control)
+static void ctl_device_resources(lg_eval *e, const char *control)
 {
     check_resources(e, control, lg_get_obj(&e->rd, e->sub.spec, "resources", "spec"), "spec",
                     e->sub.path, "pod");
@@ -562,7 +562,7 @@ static bool affinity_pins(lg_reader *r, json_t *spec, const char *key, const cha
     return true;
 }
 
-static void ctl_node_pinning(ev *e, const char *control)
+static void ctl_node_pinning(lg_eval *e, const char *control)
 {
     const lg_lane *l = e->lane;
     if (!l || !l->pin_keys.n)
@@ -594,7 +594,7 @@ static void ctl_node_pinning(ev *e, const char *control)
 static bool visit_limits(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
-    ev *e = w->e;
+    lg_eval *e = w->e;
     if (!strcmp(c->list, "ephemeralContainers"))
         return true; /* they cannot have resources */
     json_t *res = lg_get_obj(&e->rd, c->obj, "resources", c->ref);
@@ -611,13 +611,13 @@ static bool visit_limits(const lg_container *c, void *arg)
     return true;
 }
 
-static void ctl_resource_limits(ev *e, const char *control)
+static void ctl_resource_limits(lg_eval *e, const char *control)
 {
     cwalk w = {e, control};
     lg_containers_each(&e->rd, e->sub.spec, visit_limits, &w);
 }
 
-void (*const lg_control_fns[LG_CTL__COUNT])(ev *, const char *) = {
+void (*const lg_control_fns[LG_CTL__COUNT])(lg_eval *, const char *) = {
     [LG_CTL_PRIVILEGED] = ctl_privileged,
     [LG_CTL_HOST_NAMESPACES] = ctl_host_namespaces,
     [LG_CTL_HOST_PATH_VOLUMES] = ctl_host_path_volumes,

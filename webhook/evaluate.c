@@ -95,7 +95,7 @@ static void finding_free(lg_finding *f)
     free(f->warning);
 }
 
-static void findings_free(finding_list *l)
+static void findings_free(lg_finding_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         finding_free(&l->v[i]);
@@ -105,7 +105,7 @@ static void findings_free(finding_list *l)
 
 /* Records a violation of the current policy's control:
  * message "<policy>: <what>; <rule> (<lane phrase>)", warning "<policy>: <what>". */
-void lg_emit(ev *e, const char *control, char *path, char *what, const char *rule)
+void lg_emit(lg_eval *e, const char *control, char *path, char *what, const char *rule)
 {
     e->hits++;
     if (!path || !what) {
@@ -152,7 +152,7 @@ out:
 }
 
 /* "only lane "dind" in namespaces a,b may" — the lanes for which grants(lane, arg) holds. */
-char *lg_who_may(const ev *e, bool (*grants)(const lg_lane *, const void *), const void *arg)
+char *lg_who_may(const lg_eval *e, bool (*grants)(const lg_lane *, const void *), const void *arg)
 {
     lg_buf b;
     lg_buf_init(&b, 0);
@@ -180,7 +180,7 @@ char *lg_who_may(const ev *e, bool (*grants)(const lg_lane *, const void *), con
 
 /* ---- lanes ------------------------------------------------------------ */
 
-static const char *pod_service_account(ev *e)
+static const char *pod_service_account(lg_eval *e)
 {
     const char *sa = lg_get_str(&e->rd, e->sub.spec, "serviceAccountName", "spec");
     if (!sa || !*sa)
@@ -200,7 +200,7 @@ static bool requester_in_groups(const lg_request *req, const lg_strlist *groups)
 
 /* A lane is granted only when the label, the namespace and (when listed) the
  * requester and service account all agree: a label alone proves nothing. */
-static void resolve_lane(ev *e)
+static void resolve_lane(lg_eval *e)
 {
     e->label = lg_get_str(&e->rd, e->sub.labels, e->set->lane_label, "metadata.labels");
     if (!e->label) {
@@ -262,7 +262,7 @@ const char *lg_policy_skip_reason(const lg_policy *p, const lg_request *req, con
 }
 
 /* Runs every enabled control of every matching policy on e's subject. */
-static void validate(ev *e)
+static void validate(lg_eval *e)
 {
     char buf[160];
     for (size_t i = 0; i < e->set->n_policies && !e->rd.bad; i++) {
@@ -294,7 +294,7 @@ static void validate(ev *e)
 }
 
 /* Prepares e for object; false when the object is malformed (e->rd says why). */
-static bool ev_init(ev *e, const lg_policy_set *set, const lg_request *req, json_t *object)
+static bool ev_init(lg_eval *e, const lg_policy_set *set, const lg_request *req, json_t *object)
 {
     memset(e, 0, sizeof *e);
     e->set = set;
@@ -312,9 +312,9 @@ static bool same_finding(const lg_finding *a, const lg_finding *b)
 }
 
 /* On UPDATE, drops the violations the old object already had. */
-static void drop_existing(ev *e, const lg_policy_set *set, const lg_request *req)
+static void drop_existing(lg_eval *e, const lg_policy_set *set, const lg_request *req)
 {
-    ev old;
+    lg_eval old;
     if (!ev_init(&old, set, req, req->old_object)) {
         findings_free(&old.found);
         return; /* an unreadable old object excuses nothing */
@@ -379,7 +379,7 @@ lg_status lg_evaluate(const lg_policy_set *set, const lg_request *req, unsigned 
         return LG_ERR_INPUT;
     }
     lg_explain_list explain = {0};
-    ev e;
+    lg_eval e;
     lg_status st = LG_OK;
     if (!ev_init(&e, set, req, req->object))
         goto malformed;

@@ -35,14 +35,14 @@ bool lg_mutate(lg_reader *r, const lg_mutate_in *in, json_t *patch);
 
 /* ---- shared by evaluate.c and controls.c ---------------------------- */
 
-typedef struct finding_list {
+typedef struct lg_finding_list {
     lg_finding *v;
     size_t n, cap;
     size_t dropped;       /* past MAX_FINDINGS */
     bool dropped_enforce; /* one of them would deny on its own */
-} finding_list;
+} lg_finding_list;
 
-typedef struct ev {
+typedef struct lg_eval {
     const lg_policy_set *set;
     const lg_request *req;
     lg_reader rd;
@@ -52,10 +52,10 @@ typedef struct ev {
     char lane_phrase[256]; /* how the lane came out, for messages */
     const lg_policy *pol;  /* policy being evaluated */
     size_t hits;           /* findings of the current control */
-    finding_list found;
+    lg_finding_list found;
     lg_explain_list *explain;
     bool nomem;
-} ev;
+} lg_eval;
 
 /* Copies s into buf (size bytes), clipped to a readable length on a UTF-8 boundary. */
 const char *lg_clip(char *buf, size_t size, const char *s);
@@ -63,12 +63,12 @@ const char *lg_clip(char *buf, size_t size, const char *s);
 
 /* Records a violation of e's current policy (takes path and what, both may be
  * NULL on allocation failure): "<policy>: <what>; <rule> (<lane phrase>)". */
-void lg_emit(ev *e, const char *control, char *path, char *what, const char *rule);
+void lg_emit(lg_eval *e, const char *control, char *path, char *what, const char *rule);
 
 /* "only lane "dind" in namespaces a,b may", over the lanes grants() accepts. */
-char *lg_who_may(const ev *e, bool (*grants)(const lg_lane *, const void *), const void *arg);
+char *lg_who_may(const lg_eval *e, bool (*grants)(const lg_lane *, const void *), const void *arg);
 
 /* One function per control (controls.c), indexed by lg_control. */
-extern void (*const lg_control_fns[LG_CTL__COUNT])(ev *e, const char *control);
+extern void (*const lg_control_fns[LG_CTL__COUNT])(lg_eval *e, const char *control);
 
 #endif
