@@ -18,4 +18,8 @@ bool lg_patch_add(json_t *patch, const char *path, json_t *value);
 /* Resolves an RFC 6901 pointer in doc; NULL if absent or malformed. */
 json_t *lg_pointer_get(json_t *doc, const char *pointer);
 
+/* Deep equality as RFC 6902 "test" defines it: numbers compare by value (1 equals
+ * 1.0), objects ignore member order, arrays compare element by element. */
+bool lg_json_equal(const json_t *a, const json_t *b);
+
 #endif
