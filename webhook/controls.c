@@ -529,39 +529,6 @@ static void ctl_device_resources(lg_eval *e, const char *control)
     lg_containers_each(&e->rd, e->sub.spec, visit_devices, &w);
 }
 
-/* True when every term of the required node affinity pins key to value. */
-static bool affinity_pins(lg_reader *r, json_t *spec, const char *key, const char *value)
-{
-    json_t *aff = lg_get_obj(r, spec, "affinity", "spec");
-    json_t *na = lg_get_obj(r, aff, "nodeAffinity", "spec.affinity");
-    json_t *req = lg_get_obj(r, na, "requiredDuringSchedulingIgnoredDuringExecution", "nodeAffinity");
-    json_t *terms = lg_get_arr(r, req, "nodeSelectorTerms", "nodeAffinity");
-    if (!json_array_size(terms))
-        return false;
-    for (size_t i = 0; i < json_array_size(terms); i++) {
-        json_t *t = lg_get_elem_obj(r, terms, i, "nodeSelectorTerms");
-        json_t *exprs = lg_get_arr(r, t, "matchExpressions", "nodeSelectorTerms");
-        bool pinned = false;
-        for (size_t j = 0; !pinned && j < json_array_size(exprs); j++) {
-            json_t *x = lg_get_elem_obj(r, exprs, j, "matchExpressions");
-            const char *k = lg_get_str(r, x, "key", "matchExpressions");
-            const char *op = lg_get_str(r, x, "operator", "matchExpressions");
-            json_t *vals = lg_get_arr(r, x, "values", "matchExpressions");
-            if (!k || !op || strcmp(k, key) || strcmp(op, "In") || !json_array_size(vals))
-                continue;
-            pinned = true;
-            for (size_t v = 0; v < json_array_size(vals); v++) {
-                json_t *s = json_array_get(vals, v);
-                if (!json_is_string(s) || strcmp(json_string_value(s), value))
-                    pinned = false;
-            }
-        }
-        if (!pinned)
-            return false;
-    }
-    return true;
-}
-
 static void ctl_node_pinning(lg_eval *e, const char *control)
 {
     const lg_lane *l = e->lane;
@@ -583,7 +550,7 @@ static void ctl_node_pinning(lg_eval *e, const char *control)
             continue;
         }
         /* Workload templates get the pinning when their pods are created. */
-        if (!have && e->sub.is_pod && !affinity_pins(&e->rd, e->sub.spec, key, want)) {
+        if (!have && e->sub.is_pod && !lg_affinity_pins(&e->rd, e->sub.spec, key, want)) {
             char *what = lg_strfmt("pod is not pinned to nodes labelled %s=%s", key, want);
             lg_emit(e, control, lg_strfmt("%s.nodeSelector[%s]", e->sub.path, key), what,
                  "set the nodeSelector or a required node affinity (the mutating webhook adds it)");

@@ -20,14 +20,6 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-bool lg_strlist_has(const lg_strlist *l, const char *s)
-{
-    for (size_t i = 0; s && i < l->n; i++)
-        if (!strcmp(l->v[i], s))
-            return true;
-    return false;
-}
-
 /* Copies s into buf, clipped to a readable length (values come from users). */
 const char *lg_clip(char *buf, size_t size, const char *s)
 {

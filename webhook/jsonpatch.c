@@ -6,50 +6,13 @@
  * slot after the last element and only "add" may use it.
  * lg_patch_apply is atomic: it works on a deep copy and swaps it in only when
  * every operation succeeded, so on failure *doc is exactly what it was.
+ * Building pointers and "add" operations lives in pointer.c.
  * Pure: no globals, no printing; errors are lg_status + lg_diag. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jsonpatch.h"
-
-/* ---- building ---------------------------------------------------------- */
-
-void lg_pointer_push(lg_buf *b, const char *token)
-{
-    lg_buf_add(b, "/", 1);
-    while (*token) {
-        size_t n = strcspn(token, "~/");
-        lg_buf_add(b, token, n);
-        token += n;
-        if (*token) {
-            lg_buf_add(b, *token == '~' ? "~0" : "~1", 2);
-            token++;
-        }
-    }
-}
-
-void lg_pointer_push_index(lg_buf *b, size_t index)
-{
-    lg_buf_addf(b, "/%zu", index);
-}
-
-bool lg_patch_add(json_t *patch, const char *path, json_t *value)
-{
-    json_t *op = json_object();
-    /* "op", "path", "value" in that order: the patch is read by people too. */
-    if (!op || !value || json_object_set_new(op, "op", json_string("add")) ||
-        json_object_set_new(op, "path", json_string(path))) {
-        json_decref(op);
-        json_decref(value);
-        return false;
-    }
-    if (json_object_set_new(op, "value", value)) {
-        json_decref(op);
-        return false;
-    }
-    return json_array_append_new(patch, op) == 0;
-}
 
 /* ---- equality (RFC 6902 "test") ---------------------------------------- */
 

@@ -26,8 +26,12 @@ typedef struct mut {
 static void add_member(mut *m, json_t *parent, const char *pointer, const char *key, json_t *value)
 {
     json_t *copy = value ? json_deep_copy(value) : NULL;
-    if (!copy || !lg_patch_add(m->patch, pointer, copy) ||
-        json_object_set_new(parent, key, value) != 0) {
+    if (!copy || !lg_patch_add(m->patch, pointer, copy)) {
+        json_decref(value);
+        m->nomem = true;
+        return;
+    }
+    if (json_object_set_new(parent, key, value) != 0) {
         m->nomem = true;
         return;
     }
@@ -184,32 +188,38 @@ static void node_pinning(mut *m)
     lg_buf path;
     lg_buf_init(&path, 0);
     json_t *sel = lg_get_obj(m->r, spec, "nodeSelector", "spec");
-    if (!sel && !m->r->bad) {
-        json_t *all = json_object();
-        for (size_t i = 0; all && i < l->pin_keys.n; i++)
-            json_object_set_new(all, l->pin_keys.v[i], json_string(l->pin_values.v[i]));
+    json_t *missing = json_object(); /* pin labels neither selected nor in a required affinity */
+    for (size_t i = 0; missing && i < l->pin_keys.n; i++)
+        if (!json_object_get(sel, l->pin_keys.v[i]) &&
+            !lg_affinity_pins(m->r, spec, l->pin_keys.v[i], l->pin_values.v[i]) &&
+            json_object_set_new(missing, l->pin_keys.v[i], json_string(l->pin_values.v[i])))
+            m->nomem = true;
+    if (!missing)
+        m->nomem = true;
+    else if (!sel && json_object_size(missing) && !m->r->bad) {
         lg_buf_adds(&path, ptr);
         lg_buf_adds(&path, "/nodeSelector");
-        if (!all || path.failed) {
-            json_decref(all);
+        if (path.failed)
             m->nomem = true;
-        } else
-            add_member(m, spec, path.s, "nodeSelector", all);
-    } else {
-        for (size_t i = 0; i < l->pin_keys.n; i++) {
-            if (json_object_get(sel, l->pin_keys.v[i]))
-                continue; /* same value, or a contradiction validation will deny */
+        else
+            add_member(m, spec, path.s, "nodeSelector", json_incref(missing));
+    } else if (sel) {
+        /* A key present with another value is a contradiction validation denies. */
+        const char *key;
+        json_t *value;
+        json_object_foreach(missing, key, value) {
             path.len = 0;
             lg_buf_adds(&path, ptr);
             lg_pointer_push(&path, "nodeSelector");
-            lg_pointer_push(&path, l->pin_keys.v[i]);
+            lg_pointer_push(&path, key);
             if (path.failed) {
                 m->nomem = true;
                 break;
             }
-            add_member(m, sel, path.s, l->pin_keys.v[i], json_string(l->pin_values.v[i]));
+            add_member(m, sel, path.s, key, json_incref(value));
         }
     }
+    json_decref(missing);
     json_t *tols = lg_get_arr(m->r, spec, "tolerations", "spec");
     for (size_t i = 0; i < l->n_tolerations && !m->nomem && !m->r->bad; i++) {
         if (tolerated(m, tols, &l->tolerations[i]))

@@ -59,4 +59,8 @@ typedef struct lg_container {
 void lg_containers_each(lg_reader *r, json_t *spec, bool (*fn)(const lg_container *c, void *arg),
                         void *arg);
 
+/* True when the required node affinity pins key to value: every
+ * nodeSelectorTerm has a matchExpression key In [value] (and nothing else). */
+bool lg_affinity_pins(lg_reader *r, json_t *spec, const char *key, const char *value);
+
 #endif
