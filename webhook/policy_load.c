@@ -272,6 +272,11 @@ static const char *get_str(loader *L, const yaml_node_t *n, const char *path)
         err(L, n, "%s: a string may not contain NUL characters", path);
         return NULL;
     }
+    for (const unsigned char *c = n->data.scalar.value; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) {
+            err(L, n, "%s: a string may not contain control characters (line breaks, tabs)", path);
+            return NULL;
+        }
     return sc_text(n);
 }
 
@@ -428,6 +433,13 @@ static yaml_node_t *map_get(loader *L, const yaml_node_t *n, const char *key, co
 static void subpath(char *buf, const char *path, const char *key)
 {
     if (snprintf(buf, PATH_LEN, "%s%s%s", path, path[0] ? "." : "", key) >= PATH_LEN)
+        buf[PATH_LEN - 1] = '\0';
+}
+
+/* path["key"] for free-form keys (label keys hold '.' and '/'). */
+static void keypath(char *buf, const char *path, const char *key)
+{
+    if (snprintf(buf, PATH_LEN, "%s[\"%s\"]", path, key) >= PATH_LEN)
         buf[PATH_LEN - 1] = '\0';
 }
 
@@ -670,7 +682,7 @@ static void get_strmap(loader *L, const yaml_node_t *n, const char *path, valida
         if (!k || !v || k->type != YAML_SCALAR_NODE || scalar_kind(k) != SC_STRING || has_nul(k))
             continue; /* reported by check_map */
         char kpath[PATH_LEN];
-        subpath(kpath, path, sc_text(k));
+        keypath(kpath, path, sc_text(k));
         const char *why = kcheck ? kcheck(sc_text(k)) : NULL;
         if (why) {
             err(L, k, "%s: key \"%s\" %s", path, sc_text(k), why);
@@ -897,9 +909,9 @@ static void load_lane(loader *L, const yaml_node_t *root, const char *name, cons
     ln->name = name ? xstrdup(L, name) : NULL;
     ln->file = xstrdup(L, L->file);
     ln->line = line_of(root);
+    size_t errs = L->nerr;
     if (!spec || !check_map(L, spec, "spec", lane_spec_keys))
         return;
-    size_t errs = L->nerr;
     const yaml_node_t *v;
     char kpath[PATH_LEN];
 
@@ -1260,9 +1272,9 @@ static void load_policy(loader *L, const yaml_node_t *root, const char *name, co
     p->line = line_of(root);
     p->mode = LG_MODE_ENFORCE;
     p->operations = LG_OPS_CREATE | LG_OPS_UPDATE;
+    size_t errs = L->nerr;
     if (!spec || !check_map(L, spec, "spec", policy_spec_keys))
         return;
-    size_t errs = L->nerr;
     const yaml_node_t *v, *ctl = NULL, *rdr = NULL, *rdr_key = NULL, *mut = NULL;
     if ((v = map_get(L, spec, "mode", NULL))) {
         const char *s = get_str(L, v, "spec.mode");
@@ -1756,7 +1768,8 @@ lg_status lg_policy_load_dir(const char *dir, lg_policy_set **out, lg_diags *dia
     closedir(d);
     lg_status st = LG_ERR_NOMEM;
     if (!nomem) {
-        qsort(names, n, sizeof *names, name_cmp);
+        if (n > 1)
+            qsort(names, n, sizeof *names, name_cmp);
         /* non-recursive: directories named *.yaml are skipped, not read */
         size_t kept = 0;
         for (size_t i = 0; i < n; i++) {
