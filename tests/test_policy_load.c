@@ -795,6 +795,38 @@ START_TEST(diagnostics_limit)
 }
 END_TEST
 
+START_TEST(list_length_limit)
+{
+    char *dir = make_tmpdir();
+    char p[600];
+    path_join(p, sizeof p, dir, "long.yaml");
+    for (size_t n = 1024; n <= 1025; n++) {
+        FILE *f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(small_policy, f);
+        fputs("  match:\n    namespaces:\n", f);
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "      - ns-%zu\n", i);
+        fclose(f);
+        lg_policy_set *set = NULL;
+        lg_diags diags = {0};
+        lg_status st = load_one(p, &set, &diags);
+        if (n == 1024) { /* at the limit */
+            ck_assert_int_eq(st, LG_OK);
+            ck_assert_uint_eq(set->policies[0].namespaces.n, 1024);
+        } else {
+            ck_assert_int_eq(st, LG_ERR_POLICY);
+            ck_assert_uint_eq(diags.n, 1);
+            ck_assert_str_eq(diags.v[0].msg, "spec.match.namespaces: 1025 entries; at most 1024 are allowed");
+        }
+        lg_policy_set_unref(set);
+        lg_diags_free(&diags);
+    }
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 /* Every prefix of rich, valid files: never a crash or a leak, and a set is
  * returned exactly when no diagnostic is. */
 START_TEST(truncated_inputs)
@@ -912,6 +944,7 @@ static Suite *policy_load_suite(void)
     tcase_add_test(tc, file_size_limit);
     tcase_add_test(tc, nesting_limit);
     tcase_add_test(tc, diagnostics_limit);
+    tcase_add_test(tc, list_length_limit);
     tcase_add_test(tc, truncated_inputs);
     tcase_add_test(tc, control_names);
     tcase_add_test(tc, strlist_has);

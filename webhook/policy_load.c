@@ -36,6 +36,7 @@
 #define MAX_FILE_BYTES (1024 * 1024) /* policies are reviewed by people; 1 MiB is plenty */
 #define MAX_DEPTH 32                 /* the schema needs 6 levels */
 #define MAX_DIAGS 200                /* past this the listing stops, the load still fails */
+#define MAX_ITEMS 1024               /* per list or map: keeps every check (and the evaluator) linear-ish */
 #define PATH_LEN 256                 /* key paths in messages, e.g. spec.allow.hostPaths[0].types[1] */
 
 enum obj_kind { OBJ_LANE, OBJ_POLICY };
@@ -449,6 +450,18 @@ static void itempath(char *buf, const char *path, size_t i)
         buf[PATH_LEN - 1] = '\0';
 }
 
+/* Lists and maps longer than MAX_ITEMS are refused whole. */
+static bool too_long(loader *L, const yaml_node_t *n, const char *path)
+{
+    size_t count = n->type == YAML_SEQUENCE_NODE
+                       ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+                       : (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (count <= MAX_ITEMS)
+        return false;
+    err(L, n, "%s: %zu entries; at most %d are allowed", path, count, MAX_ITEMS);
+    return true;
+}
+
 /* ---- value checks -------------------------------------------------------- */
 
 /* A validator returns NULL when s is fine, else what is wrong with it. */
@@ -639,6 +652,8 @@ static void get_strlist(loader *L, const yaml_node_t *n, const char *path, const
         err(L, n, "%s: the list is empty; leave the key out instead", path);
         return;
     }
+    if (too_long(L, n, path))
+        return;
     size_t i = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
         const yaml_node_t *item = node_at(L, *it);
@@ -675,7 +690,7 @@ static void get_strlist(loader *L, const yaml_node_t *n, const char *path, const
 static void get_strmap(loader *L, const yaml_node_t *n, const char *path, validator kcheck,
                        validator vcheck, lg_strlist *keys, lg_strlist *values)
 {
-    if (!check_map(L, n, path, NULL))
+    if (!check_map(L, n, path, NULL) || too_long(L, n, path))
         return;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node_at(L, p->key), *v = node_at(L, p->value);
@@ -724,6 +739,8 @@ static void load_host_paths(loader *L, lg_lane *ln, const yaml_node_t *n, const 
         err(L, n, "%s: the list is empty; leave the key out instead", path);
         return;
     }
+    if (too_long(L, n, path))
+        return;
     ln->host_paths = calloc(count, sizeof *ln->host_paths);
     if (!ln->host_paths) {
         L->nomem = true;
@@ -799,6 +816,8 @@ static void load_tolerations(loader *L, lg_lane *ln, const yaml_node_t *n, const
         err(L, n, "%s: the list is empty; leave the key out instead", path);
         return;
     }
+    if (too_long(L, n, path))
+        return;
     ln->tolerations = calloc(count, sizeof *ln->tolerations);
     if (!ln->tolerations) {
         L->nomem = true;
@@ -1195,6 +1214,8 @@ static void load_defaults(loader *L, lg_policy *p, const yaml_node_t *n, const c
         err(L, n, "%s: the list is empty; leave the key out instead", path);
         return;
     }
+    if (too_long(L, n, path))
+        return;
     size_t first = p->n_mutations, i = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
         const yaml_node_t *item = node_at(L, *it);
