@@ -4,7 +4,6 @@
  * usage: engine_bench [REVIEW.json] [POLICY_DIR]
  * Rounds alternate between the variants so that machine noise hits all of
  * them alike; each figure is the median of its rounds. */
-#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
