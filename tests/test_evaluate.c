@@ -7,6 +7,8 @@
  *   # patch: <JSON Patch>                         (exact, when given)
  *   # namespace: / operation: / user: / group:   (request overrides)
  *   # mutate: false                               (validate the object as is)
+ *   # policies: DIR                               (another policy set)
+ *   # warnings: N / audit: N                      (findings of that mode)
  * The engine runs as `lanegate check` does: mutation, then validation. */
 #include <dirent.h>
 
@@ -19,14 +21,15 @@ typedef struct expect {
     char findings[16][200];
     size_t nfindings;
     char *patch; /* JSON text or NULL */
-    char ns[64], op[16], user[64], group[64];
+    char ns[64], op[16], user[64], group[64], policies[200];
     bool no_mutate;
+    int warnings, audits; /* -1 unset */
 } expect;
 
 static void header_parse(const char *text, expect *x)
 {
     memset(x, 0, sizeof *x);
-    x->allowed = -1;
+    x->allowed = x->warnings = x->audits = -1;
     const char *p = text;
     while (*p == '#') {
         const char *eol = strchr(p, '\n');
@@ -58,6 +61,12 @@ static void header_parse(const char *text, expect *x)
                 snprintf(x->group, sizeof x->group, "%s", v);
             else if (!strcmp(k, "mutate"))
                 x->no_mutate = !strcmp(v, "false");
+            else if (!strcmp(k, "policies"))
+                snprintf(x->policies, sizeof x->policies, "%s", v);
+            else if (!strcmp(k, "warnings"))
+                x->warnings = atoi(v);
+            else if (!strcmp(k, "audit"))
+                x->audits = atoi(v);
         }
         if (!eol)
             break;
@@ -87,12 +96,21 @@ static bool finding_found(const lg_verdict *v, const char *want)
     return false;
 }
 
-static void run_case(lg_policy_set *set, const char *path)
+static size_t count_mode(const lg_verdict *v, lg_mode m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->nfindings; i++)
+        n += v->findings[i].mode == m;
+    return n;
+}
+
+static void run_case(lg_policy_set *dflt, const char *path)
 {
     size_t len;
     char *text = lgt_read_file(path, &len);
     expect x;
     header_parse(text, &x);
+    lg_policy_set *set = x.policies[0] ? lgt_load_policies(x.policies) : lg_policy_set_ref(dflt);
     ck_assert_msg(x.allowed >= 0, "%s: no '# allowed:' header", path);
 
     json_t *docs = NULL;
@@ -126,6 +144,12 @@ static void run_case(lg_policy_set *set, const char *path)
         ck_assert_msg(finding_found(&v, x.findings[i]), "%s: missing finding %s", path, x.findings[i]);
     ck_assert_msg(v.allowed == (x.allowed == 1), "%s: expected %s", path,
                   x.allowed ? "allowed" : "denied");
+    if (x.warnings >= 0)
+        ck_assert_msg(count_mode(&v, LG_MODE_WARN) == (size_t)x.warnings, "%s: warnings", path);
+    if (x.audits >= 0)
+        ck_assert_msg(count_mode(&v, LG_MODE_AUDIT) == (size_t)x.audits, "%s: audit findings", path);
+    for (size_t i = 0; i < v.nfindings; i++)
+        ck_assert_msg(strlen(v.findings[i].warning) <= 120, "%s: long warning", path);
     if (x.patch) {
         json_error_t jerr;
         json_t *want = json_loads(x.patch, 0, &jerr);
@@ -140,6 +164,7 @@ static void run_case(lg_policy_set *set, const char *path)
     json_decref(groups);
     json_decref(docs);
     free(text);
+    lg_policy_set_unref(set);
 }
 
 static void run_dir(const char *dir, size_t min_cases)
@@ -172,6 +197,12 @@ END_TEST
 START_TEST(violating_pods_are_denied_with_every_violation)
 {
     run_dir("tests/data/pods/deny", 40);
+}
+END_TEST
+
+START_TEST(requesters_service_accounts_and_modes)
+{
+    run_dir("tests/data/pods/sets", 13);
 }
 END_TEST
 
@@ -210,6 +241,7 @@ static Suite *evaluate_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, realistic_and_edge_pods_are_allowed);
     tcase_add_test(tc, violating_pods_are_denied_with_every_violation);
+    tcase_add_test(tc, requesters_service_accounts_and_modes);
     tcase_add_test(tc, denial_message_names_policy_container_field_lane);
     suite_add_tcase(s, tc);
     return s;
