@@ -234,6 +234,125 @@ START_TEST(denial_message_names_policy_container_field_lane)
 }
 END_TEST
 
+
+static json_t *load_manifest(const char *path)
+{
+    size_t len;
+    char *text = lgt_read_file(path, &len);
+    json_t *docs;
+    lg_diag diag;
+    ck_assert_msg(lg_documents_parse(path, text, len, &docs, &diag) == LG_OK, "%s", diag.msg);
+    json_t *doc = json_incref(json_array_get(docs, 0));
+    json_decref(docs);
+    free(text);
+    return doc;
+}
+
+/* 150 privileged containers: 100 listed, the rest counted, and still denied. */
+START_TEST(many_violations_are_capped_and_still_deny)
+{
+    lg_policy_set *set = lgt_load_policies(POLICIES);
+    json_t *pod = load_manifest("tests/data/pods/deny/001-privileged-container-nix-lane.yaml");
+    json_t *cs = json_object_get(json_object_get(pod, "spec"), "containers");
+    json_t *priv = json_deep_copy(json_array_get(cs, 1));
+    json_array_clear(cs);
+    for (int i = 0; i < 150; i++)
+        json_array_append(cs, priv);
+    json_decref(priv);
+    lg_request req;
+    lg_diag diag;
+    ck_assert_int_eq(lg_request_from_manifest(pod, &req, &diag), LG_OK);
+    lg_verdict v;
+    ck_assert_int_eq(lg_evaluate(set, &req, LG_EVAL_VALIDATE, &v, &diag), LG_OK);
+    ck_assert(!v.allowed);
+    ck_assert_uint_eq(v.nfindings, 100);
+    ck_assert_ptr_nonnull(strstr(v.findings[99].message, "and 50 more violations not listed"));
+    lg_verdict_free(&v);
+    json_decref(pod);
+    lg_policy_set_unref(set);
+}
+END_TEST
+
+/* --explain records every control of every matching policy and every mutation. */
+START_TEST(explain_records_every_rule)
+{
+    lg_policy_set *set = lgt_load_policies(POLICIES);
+    json_t *pod = load_manifest("tests/data/pods/allow/kvm-lane-hostpath.yaml");
+    lg_request req;
+    lg_diag diag;
+    ck_assert_int_eq(lg_request_from_manifest(pod, &req, &diag), LG_OK);
+    lg_verdict v;
+    ck_assert_int_eq(lg_evaluate(set, &req, LG_EVAL_VALIDATE | LG_EVAL_MUTATE | LG_EVAL_EXPLAIN, &v, &diag),
+                     LG_OK);
+    ck_assert(v.allowed);
+    ck_assert_str_eq(v.lane, "kvm");
+    /* 1 (lane-privilege) + 3 (lane-kvm) + 10 (baseline) controls + 3 mutations */
+    ck_assert_uint_eq(v.nexplain, 17);
+    bool saw_pin = false, saw_hostpath = false;
+    for (size_t i = 0; i < v.nexplain; i++) {
+        const lg_explain *x = &v.explain[i];
+        ck_assert_int_ne(x->outcome, LG_OUTCOME_FAIL);
+        if (!strcmp(x->rule, "nodePinning") && !strcmp(x->policy, "runner-defaults")) {
+            saw_pin = true;
+            ck_assert_str_eq(x->detail, "2 patch operations");
+        }
+        if (!strcmp(x->rule, "hostPathVolumes"))
+            saw_hostpath = x->outcome == LG_OUTCOME_PASS;
+    }
+    ck_assert(saw_pin && saw_hostpath);
+    /* the patched object is what validation saw */
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(v.patched, "spec"), "nodeSelector"), "lanegate.dev/kvm")),
+                     "true");
+    lg_verdict_free(&v);
+    json_decref(pod);
+    lg_policy_set_unref(set);
+}
+END_TEST
+
+/* UPDATE of a workload: old violations stay allowed, new ones are denied. */
+START_TEST(update_judges_only_new_violations)
+{
+    lg_policy_set *set = lgt_load_policies(POLICIES);
+    json_t *old = load_manifest("tests/data/pods/deny/200-deployment-privileged.yaml");
+    json_t *scaled = json_deep_copy(old);
+    json_object_set_new(json_object_get(scaled, "spec"), "replicas", json_integer(5));
+    json_t *worse = json_deep_copy(old);
+    json_t *tspec = json_object_get(json_object_get(json_object_get(worse, "spec"), "template"), "spec");
+    json_object_set_new(tspec, "hostIPC", json_true());
+    lg_request req;
+    lg_diag diag;
+    lg_verdict v;
+    ck_assert_int_eq(lg_request_from_manifest(scaled, &req, &diag), LG_OK);
+    req.op = LG_OP_UPDATE;
+    req.old_object = old;
+    ck_assert_int_eq(lg_evaluate(set, &req, LG_EVAL_VALIDATE, &v, &diag), LG_OK);
+    ck_assert_msg(v.allowed, "scaling a Deployment that already violated was denied");
+    ck_assert_uint_eq(v.nfindings, 0);
+    lg_verdict_free(&v);
+
+    req.object = worse;
+    ck_assert_int_eq(lg_evaluate(set, &req, LG_EVAL_VALIDATE, &v, &diag), LG_OK);
+    ck_assert(!v.allowed);
+    ck_assert_uint_eq(v.nfindings, 1);
+    ck_assert_str_eq(v.findings[0].path, "spec.template.spec.hostIPC");
+    lg_verdict_free(&v);
+
+    /* An unreadable old object excuses nothing. */
+    json_t *junk = json_string("not a deployment");
+    req.object = scaled;
+    req.old_object = junk;
+    ck_assert_int_eq(lg_evaluate(set, &req, LG_EVAL_VALIDATE, &v, &diag), LG_OK);
+    ck_assert(!v.allowed);
+    lg_verdict_free(&v);
+    json_decref(junk);
+    json_decref(old);
+    json_decref(scaled);
+    json_decref(worse);
+    lg_policy_set_unref(set);
+}
+END_TEST
+
 static Suite *evaluate_suite(void)
 {
     Suite *s = suite_create("evaluate");
@@ -243,6 +362,9 @@ static Suite *evaluate_suite(void)
     tcase_add_test(tc, violating_pods_are_denied_with_every_violation);
     tcase_add_test(tc, requesters_service_accounts_and_modes);
     tcase_add_test(tc, denial_message_names_policy_container_field_lane);
+    tcase_add_test(tc, many_violations_are_capped_and_still_deny);
+    tcase_add_test(tc, explain_records_every_rule);
+    tcase_add_test(tc, update_judges_only_new_violations);
     suite_add_tcase(s, tc);
     return s;
 }
