@@ -218,7 +218,7 @@ START_TEST(good_fixtures)
     lg_policy_set *set = lgt_load_policies(DATA "/good");
     /* .hidden.yaml, README.txt and the directory subdir.yaml/ are not read */
     ck_assert_uint_eq(set->n_lanes, 2);
-    ck_assert_uint_eq(set->n_policies, 3);
+    ck_assert_uint_eq(set->n_policies, 4);
     ck_assert_str_eq(set->lane_label, "ci.example.com/lane");
 
     const lg_lane *dind = find_lane(set, "dind");
@@ -313,6 +313,10 @@ START_TEST(good_fixtures)
         ck_assert_str_eq(joined, m->field);
     }
     ck_assert_int_eq(d->mutations[8].kind, LG_MUT_NODE_PINNING);
+
+    const lg_policy *dev = find_policy(set, "devices-by-lane");
+    assert_controls(dev, LIST("deviceResources")); /* fine: the kvm lane grants resources */
+    ck_assert_uint_eq(dev->restricted_devices.n, 0);
 
     const lg_policy *bom = find_policy(set, "bom-crlf");
     ck_assert_int_eq(bom->mode, LG_MODE_ENFORCE);
@@ -442,7 +446,7 @@ START_TEST(bad_fixtures_cover_every_error_class)
         "unknown hostPath type", "unknown operator", "unknown effect", "the list is empty", "is not an absolute path",
         "duplicate key", "duplicate PodPolicy", "duplicate Lane", "apiVersion: must be", "missing apiVersion",
         "(expected Lane or PodPolicy)", "missing kind", "metadata: missing name", "cluster-scoped", "uses labelKey",
-        "grants nothing", "does nothing", "missing namespaces", "nesting deeper", "NUL characters",
+        "grants nothing", "does nothing", "restricts nothing", "missing namespaces", "nesting deeper", "NUL characters",
         "control characters", "no policies found", "is ambiguous", "out of range", "has an empty segment",
         "overlaps field", "missing nodeSelector", "must be empty when operator is Exists", "duplicate grant",
         "is not a valid namespace name", "is not a valid lane name", "is not a valid label key",
@@ -834,7 +838,10 @@ START_TEST(truncated_inputs)
     char *dir = make_tmpdir();
     char p[600];
     path_join(p, sizeof p, dir, "cut.yaml");
-    static const char *const sources[] = {DATA "/good/00-lanes.yaml", DATA "/good/10-policies.yaml"};
+    static const char *const sources[] = {DATA "/good/00-lanes.yaml", DATA "/good/10-policies.yaml",
+                                          "policies/40-runner-defaults.yaml"};
+    /* whole files alone: lanes are no policy set; devices-by-lane needs the lanes */
+    static const lg_status whole[] = {LG_ERR_POLICY, LG_ERR_POLICY, LG_OK};
     for (size_t s = 0; s < LG_ARRAY_LEN(sources); s++) {
         size_t len;
         char *buf = lgt_read_file(sources[s], &len);
@@ -847,8 +854,8 @@ START_TEST(truncated_inputs)
             ck_assert(st == LG_OK || st == LG_ERR_POLICY);
             ck_assert((st == LG_OK) == (set != NULL));
             ck_assert((st == LG_OK) == (diags.n == 0));
-            if (n == len) /* lanes alone are no policy set; the policies file is one */
-                ck_assert_int_eq(st, s == 0 ? LG_ERR_POLICY : LG_OK);
+            if (n == len)
+                ck_assert_int_eq(st, whole[s]);
             lg_policy_set_unref(set);
             lg_diags_free(&diags);
         }

@@ -50,14 +50,19 @@ typedef struct objloc {
     size_t seq;
 } objloc;
 
+typedef struct loclist {
+    objloc *v;
+    size_t n, cap;
+} loclist;
+
 typedef struct loader {
     lg_diags *diags;
     size_t nerr;
     bool nomem, io, capped;
     lg_policy_set *set;
     size_t cap_lanes, cap_policies;
-    objloc *objs;
-    size_t nobjs, cap_objs;
+    loclist objs;       /* every named object, for duplicates */
+    loclist dev_checks; /* deviceResources controls without patterns of their own */
     /* the first lane's label key is the one every other lane must use */
     char label_ref[700];
     /* current file and document */
@@ -116,6 +121,22 @@ static char *xstrdup(loader *L, const char *s)
     if (!d)
         L->nomem = true;
     return d;
+}
+
+static void add_loc(loader *L, loclist *l, enum obj_kind kind, const char *name, const yaml_node_t *at)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        objloc *v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            L->nomem = true;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = (objloc){kind, name, L->file, line_of(at), col_of(at), l->n};
+    l->n++;
 }
 
 /* ---- scalars ------------------------------------------------------------- */
@@ -1324,10 +1345,11 @@ static void load_policy(loader *L, const yaml_node_t *root, const char *name, co
     if (p->restricted_devices.n && !p->controls[LG_CTL_DEVICE_RESOURCES])
         err(L, rdr_key, "spec.restrictedDeviceResources has no effect without spec.controls.deviceResources: true");
     if (p->controls[LG_CTL_DEVICE_RESOURCES] && !p->restricted_devices.n) {
+        /* The control restricts the listed patterns plus every resource a
+         * lane grants; whether lanes grant any is known once all are read. */
         const yaml_node_t *kk = NULL;
         map_get(L, ctl, "deviceResources", &kk);
-        err(L, kk ? kk : ctl, "spec.controls.deviceResources needs spec.restrictedDeviceResources "
-                              "(the resource names to restrict, e.g. \"*/kvm\")");
+        add_loc(L, &L->dev_checks, OBJ_POLICY, p->name, kk ? kk : ctl);
     }
 }
 
@@ -1335,22 +1357,6 @@ static void load_policy(loader *L, const yaml_node_t *root, const char *name, co
 
 static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec", NULL};
 static const char *const meta_keys[] = {"name", "labels", "annotations", NULL};
-
-static void add_objloc(loader *L, enum obj_kind kind, const char *name, const yaml_node_t *at)
-{
-    if (L->nobjs == L->cap_objs) {
-        size_t cap = L->cap_objs ? L->cap_objs * 2 : 16;
-        objloc *v = realloc(L->objs, cap * sizeof *v);
-        if (!v) {
-            L->nomem = true;
-            return;
-        }
-        L->objs = v;
-        L->cap_objs = cap;
-    }
-    L->objs[L->nobjs] = (objloc){kind, name, L->file, line_of(at), col_of(at), L->nobjs};
-    L->nobjs++;
-}
 
 static void load_doc(loader *L)
 {
@@ -1426,7 +1432,7 @@ static void load_doc(loader *L)
         const char *owned = kind == OBJ_LANE ? L->set->lanes[L->set->n_lanes - 1].name
                                              : L->set->policies[L->set->n_policies - 1].name;
         if (owned)
-            add_objloc(L, kind, owned, name_node);
+            add_loc(L, &L->objs, kind, owned, name_node);
     }
 }
 
@@ -1673,12 +1679,14 @@ static int objloc_cmp(const void *a, const void *b)
 
 static void check_duplicates(loader *L)
 {
-    if (L->nobjs < 2)
+    objloc *objs = L->objs.v;
+    size_t n = L->objs.n;
+    if (n < 2)
         return;
-    qsort(L->objs, L->nobjs, sizeof *L->objs, objloc_cmp);
+    qsort(objs, n, sizeof *objs, objloc_cmp);
     size_t first = 0;
-    for (size_t i = 1; i < L->nobjs; i++) {
-        const objloc *a = &L->objs[first], *b = &L->objs[i];
+    for (size_t i = 1; i < n; i++) {
+        const objloc *a = &objs[first], *b = &objs[i];
         if (a->kind != b->kind || strcmp(a->name, b->name) != 0) {
             first = i;
             continue;
@@ -1688,10 +1696,27 @@ static void check_duplicates(loader *L)
     }
 }
 
+/* A deviceResources control with no patterns restricts only what lanes grant. */
+static void check_device_controls(loader *L)
+{
+    for (size_t i = 0; i < L->set->n_lanes; i++)
+        if (L->set->lanes[i].device_resources.n)
+            return;
+    for (size_t i = 0; i < L->dev_checks.n; i++) {
+        const objloc *c = &L->dev_checks.v[i];
+        err_loc(L, c->file, c->line, c->col,
+                "spec.controls.deviceResources restricts nothing: policy \"%s\" has no "
+                "spec.restrictedDeviceResources and no Lane grants deviceResources",
+                c->name ? c->name : "?");
+    }
+}
+
 static lg_status finish(loader *L, const char *where_name, lg_policy_set **out)
 {
-    if (!L->nomem)
+    if (!L->nomem) {
         check_duplicates(L);
+        check_device_controls(L);
+    }
     if (!L->nomem && L->nerr == 0 && L->set->n_policies == 0)
         err_loc(L, where_name, 0, 0,
                 "no policies found: no PodPolicy object in any *.yaml or *.yml file (a webhook without "
@@ -1701,7 +1726,8 @@ static lg_status finish(loader *L, const char *where_name, lg_policy_set **out)
                       MAX_DIAGS);
     if (!L->nomem && !L->set->lane_label && !(L->set->lane_label = strdup(LG_DEFAULT_LANE_LABEL)))
         L->nomem = true;
-    free(L->objs);
+    free(L->objs.v);
+    free(L->dev_checks.v);
     lg_status st = L->nomem ? LG_ERR_NOMEM : L->io ? LG_ERR_IO : L->nerr ? LG_ERR_POLICY : LG_OK;
     if (st != LG_OK) {
         lg_policy_set_unref(L->set);

@@ -88,6 +88,15 @@ run lint --policies "$tmp/missing"
 expect_rc 2 "lint of a missing directory"
 echo "$err" | grep -qF "$tmp/missing: cannot open policy directory" && ok || bad "missing dir: $err"
 
+# The examples of README.md "## Policy format" are a valid set.
+mkdir "$tmp/readme"
+awk '/^## Policy format/{on=1; next} /^## /{on=0} on && /^```yaml$/{inb=1; n++; next} inb && /^```$/{inb=0; next} inb{print > (dir "/ex" n ".yaml")}' \
+    dir="$tmp/readme" README.md
+nex=$(ls "$tmp/readme" | wc -l)
+[ "$nex" -ge 2 ] && ok || bad "README.md: only $nex yaml examples found"
+run lint --policies "$tmp/readme"
+expect_rc 0 "lint of the README examples ($err)"
+
 # Usage.
 run lint --help
 expect_rc 0 "lint --help"
