@@ -127,7 +127,8 @@ typedef struct lg_explain {
 typedef struct lg_verdict {
     bool allowed;         /* false iff an enforce-mode finding exists */
     bool in_scope;        /* false: kind/operation/subresource not evaluated at all */
-    char *lane;           /* lane the pod was granted, or NULL */
+    char *lane;           /* lane the pod is in: a granted Lane, or a label naming no Lane
+                           * (a lane without grants); NULL when none or refused */
     char *lane_label;     /* raw lane label value, or NULL */
     lg_finding *findings; /* every violation of every mode */
     size_t nfindings;

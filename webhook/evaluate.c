@@ -220,15 +220,18 @@ static void resolve_lane(lg_eval *e)
                      l->name, CLIP(pod_service_account(e)));
         } else {
             e->lane = l;
+            e->lane_name = l->name;
             snprintf(e->lane_phrase, sizeof e->lane_phrase, "pod is in lane \"%s\"", l->name);
             return;
         }
         why = whybuf;
     }
-    if (why)
+    if (why) {
         snprintf(e->lane_phrase, sizeof e->lane_phrase, "%s", why);
-    else
+    } else {
+        e->lane_name = e->label; /* a lane no Lane object grants anything */
         snprintf(e->lane_phrase, sizeof e->lane_phrase, "pod is in lane \"%s\"", CLIP(e->label));
+    }
 }
 
 /* ---- matching --------------------------------------------------------- */
@@ -416,9 +419,9 @@ lg_status lg_evaluate(const lg_policy_set *set, const lg_request *req, unsigned 
             out->allowed = false;
     out->explain = explain.v;
     out->nexplain = explain.n;
-    out->lane = e.lane ? strdup(e.lane->name) : NULL;
+    out->lane = e.lane_name ? strdup(e.lane_name) : NULL;
     out->lane_label = e.label ? strdup(e.label) : NULL;
-    if ((e.lane && !out->lane) || (e.label && !out->lane_label)) {
+    if ((e.lane_name && !out->lane) || (e.label && !out->lane_label)) {
         lg_verdict_free(out);
         return LG_ERR_NOMEM;
     }

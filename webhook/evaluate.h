@@ -49,6 +49,7 @@ typedef struct lg_eval {
     lg_subject sub;
     const char *label;     /* raw lane label value, NULL when none */
     const lg_lane *lane;   /* lane actually granted, NULL when none */
+    const char *lane_name; /* granted lane, or a label naming no Lane (a lane without grants) */
     char lane_phrase[256]; /* how the lane came out, for messages */
     const lg_policy *pol;  /* policy being evaluated */
     size_t hits;           /* findings of the current control */
