@@ -1396,13 +1396,13 @@ static void load_doc(loader *L)
     if (!(meta = map_get(L, root, "metadata", NULL))) {
         err(L, root, "missing metadata (with metadata.name)");
     } else if (meta->type == YAML_MAPPING_NODE) {
+        /* a namespace gets its own message, not "unknown key" as well */
+        static const char *const meta_keys_ns[] = {"name", "labels", "annotations", "namespace", NULL};
         const yaml_node_t *k;
-        if ((v = map_get(L, meta, "namespace", &k)))
+        bool has_ns = map_get(L, meta, "namespace", &k) != NULL;
+        if (has_ns)
             err(L, k, "metadata.namespace: Lane and PodPolicy objects are cluster-scoped; remove it");
-        check_map(L, meta, "metadata",
-                  map_get(L, meta, "namespace", NULL)
-                      ? (const char *const[]){"name", "labels", "annotations", "namespace", NULL}
-                      : meta_keys);
+        check_map(L, meta, "metadata", has_ns ? meta_keys_ns : meta_keys);
         if (!(name_node = map_get(L, meta, "name", NULL))) {
             err(L, meta, "metadata: missing name");
         } else if ((name = get_str(L, name_node, "metadata.name"))) {
