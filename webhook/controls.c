@@ -46,7 +46,7 @@ static bool visit_privileged(const lg_container *c, void *arg)
     if (container_privileged(&e->rd, c) && !(e->lane && e->lane->allow_privileged)) {
         char *rule = lg_who_may(e, grants_privileged, NULL);
         lg_emit(e, w->control, cpath(e, c, "securityContext.privileged"),
-             cwhat(c, "sets", "securityContext.privileged", "true"), rule ? rule : "");
+             cwhat(c, "sets", "securityContext.privileged", "true"), rule);
         free(rule);
     }
     return true;
@@ -126,7 +126,7 @@ static void ctl_host_path_volumes(lg_eval *e, const char *control)
         lg_emit(e, control, lg_strfmt("%s.%s.hostPath.path", e->sub.path, ref),
              lg_strfmt("volume \"%s\" (%s) mounts hostPath %s (type %s)", CLIP(name ? name : ""), ref,
                        CLIP(raw ? raw : ""), type && *type ? CLIP(type) : "unset"),
-             rule ? rule : "");
+             rule);
         free(rule);
     }
 }
@@ -500,7 +500,7 @@ static void check_resources(lg_eval *e, const char *control, json_t *resources, 
             char *rule = lg_who_may(e, grants_device, res);
             lg_emit(e, control, lg_strfmt("%s.resources.%s[%s]", path_prefix, kinds[k], CLIP(res)),
                  lg_strfmt("%s requests resources.%s[%s]", who, kinds[k], CLIP(res)),
-                 rule ? rule : "");
+                 rule);
             free(rule);
         }
     }

@@ -100,7 +100,7 @@ static void findings_free(lg_finding_list *l)
 void lg_emit(lg_eval *e, const char *control, char *path, char *what, const char *rule)
 {
     e->hits++;
-    if (!path || !what) {
+    if (!path || !what || !rule) {
         e->nomem = true;
         goto out;
     }

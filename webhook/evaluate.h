@@ -62,8 +62,9 @@ typedef struct lg_eval {
 const char *lg_clip(char *buf, size_t size, const char *s);
 #define CLIP(s) lg_clip((char[72]){0}, 72, (s))
 
-/* Records a violation of e's current policy (takes path and what, both may be
- * NULL on allocation failure): "<policy>: <what>; <rule> (<lane phrase>)". */
+/* Records a violation of e's current policy (takes path and what; path, what
+ * and rule may be NULL after a failed allocation, which fails the evaluation):
+ * "<policy>: <what>; <rule> (<lane phrase>)". */
 void lg_emit(lg_eval *e, const char *control, char *path, char *what, const char *rule);
 
 /* "only lane "dind" in namespaces a,b may", over the lanes grants() accepts. */

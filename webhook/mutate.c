@@ -60,7 +60,12 @@ static void set_default(mut *m, json_t *obj, const char *pointer, char *const *s
         json_t *v = json_deep_copy(value);
         for (size_t j = nsegs - 1; v && j > i; j--) {
             json_t *wrap = json_object();
-            if (!wrap || json_object_set_new(wrap, segs[j], v) != 0) {
+            if (!wrap) {
+                json_decref(v);
+                v = NULL;
+                break;
+            }
+            if (json_object_set_new(wrap, segs[j], v) != 0) { /* steals v either way */
                 json_decref(wrap);
                 v = NULL;
                 break;

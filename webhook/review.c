@@ -158,7 +158,7 @@ static char *status_body(const char *message)
 {
     json_t *st = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "apiVersion", "v1", "kind", "Status",
                            "status", "Failure", "code", 400, "reason", "BadRequest", "message", message);
-    char *s = st ? json_dumps(st, JSON_COMPACT) : NULL;
+    char *s = st ? lg_json_dump(st, NULL) : NULL;
     json_decref(st);
     return s;
 }
@@ -229,8 +229,9 @@ static json_t *response_json(const char *uid, lg_endpoint ep, const lg_verdict *
             goto oom;
     }
     if (ep == LG_ENDPOINT_MUTATE && !error && json_array_size(v->patch)) {
-        char *ops = json_dumps(v->patch, JSON_COMPACT);
-        char *b64 = ops ? base64(ops, strlen(ops)) : NULL;
+        size_t ops_len;
+        char *ops = lg_json_dump(v->patch, &ops_len);
+        char *b64 = ops ? base64(ops, ops_len) : NULL;
         free(ops);
         if (!b64 || json_object_set_new(resp, "patchType", json_string("JSONPatch")) ||
             json_object_set_new(resp, "patch", json_string(b64))) {
@@ -330,8 +331,9 @@ lg_status lg_review_handle(const lg_policy_set *set, lg_endpoint ep, const char 
     out->policies = join_policies(&v);
     out->reasons = error ? strdup(error) : join_findings(&v, -1, false, "; ");
     out->http_status = 200;
-    out->body = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
-    out->body_len = out->body ? strlen(out->body) : 0;
+    out->body = resp ? lg_json_dump(resp, &out->body_len) : NULL;
+    if (!out->body)
+        out->body_len = 0;
     json_decref(resp);
     lg_verdict_free(&v);
     json_decref(doc);

@@ -205,3 +205,23 @@ void lg_buf_free(lg_buf *b)
     b->s = NULL;
     b->len = b->cap = 0;
 }
+
+static int dump_to_buf(const char *s, size_t n, void *arg)
+{
+    lg_buf_add(arg, s, n);
+    return ((lg_buf *)arg)->failed ? -1 : 0;
+}
+
+/* json_dumps keeps writing after a failed append (jansson 2.14 ignores the
+ * result of dumping object keys), so a failed allocation could yield valid-
+ * looking but wrong JSON. The buffer's failure is sticky: NULL instead. */
+char *lg_json_dump(const json_t *j, size_t *len)
+{
+    lg_buf b;
+    lg_buf_init(&b, 0);
+    if (json_dump_callback(j, dump_to_buf, &b, JSON_COMPACT) != 0)
+        b.failed = true;
+    if (len)
+        *len = b.len;
+    return lg_buf_take(&b);
+}

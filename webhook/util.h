@@ -34,4 +34,7 @@ void lg_buf_addf(lg_buf *b, const char *fmt, ...) __attribute__((format(printf, 
 char *lg_buf_take(lg_buf *b);
 void lg_buf_free(lg_buf *b);
 
+/* Compact JSON text of j (insertion order), or NULL if any allocation failed. */
+char *lg_json_dump(const json_t *j, size_t *len);
+
 #endif
