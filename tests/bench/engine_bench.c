@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 
@@ -128,6 +129,50 @@ static void compare(const char *label, const char *body, size_t len)
     }
 }
 
+/* A policy set with the default Lanes and k copies of a policy enabling every
+ * baseline and lane control, written to a temporary directory. */
+static lg_policy_set *policies_times(const char *lanes_file, int k)
+{
+    char dir[] = "/tmp/lanegate-bench-XXXXXX";
+    if (!mkdtemp(dir))
+        exit(2);
+    char path[600];
+    snprintf(path, sizeof path, "%s/00-lanes.yaml", dir);
+    size_t len;
+    char *lanes = read_all(lanes_file, &len);
+    FILE *f = fopen(path, "w");
+    fwrite(lanes, 1, len, f);
+    fclose(f);
+    free(lanes);
+    snprintf(path, sizeof path, "%s/10-copies.yaml", dir);
+    f = fopen(path, "w");
+    for (int i = 0; i < k; i++)
+        fprintf(f, "---\napiVersion: lanegate.dev/v1\nkind: PodPolicy\nmetadata:\n  name: copy-%d\n"
+                   "spec:\n  controls:\n    privileged: true\n    hostNamespaces: true\n"
+                   "    hostPathVolumes: true\n    hostPorts: true\n    capabilities: true\n"
+                   "    procMount: true\n    seccompProfile: true\n    sysctls: true\n"
+                   "    appArmorProfile: true\n    seLinuxOptions: true\n    windowsHostProcess: true\n"
+                   "    hostProbesAndHostLifecycle: true\n    deviceResources: true\n    nodePinning: true\n",
+                i);
+    fclose(f);
+    lg_policy_set *set = NULL;
+    lg_diags diags = {0};
+    lg_status st = lg_policy_load_dir(dir, &set, &diags);
+    for (size_t i = 0; i < diags.n; i++) {
+        char msg[1200];
+        lg_diag_format(&diags.v[i], msg, sizeof msg);
+        fprintf(stderr, "%s\n", msg);
+    }
+    lg_diags_free(&diags);
+    remove(path);
+    snprintf(path, sizeof path, "%s/00-lanes.yaml", dir);
+    remove(path);
+    rmdir(dir);
+    if (st != LG_OK)
+        exit(2);
+    return set;
+}
+
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "tests/data/reviews/arc-runner-create.json";
@@ -158,6 +203,23 @@ int main(int argc, char **argv)
                n, blen, pm, fm, fm - pm, (fm - pm) / (double)n);
         free(b);
     }
+    printf("\ncost per review beyond the parse, by policy count (14 controls each):\n");
+    char lanes[600];
+    snprintf(lanes, sizeof lanes, "%s/00-lanes.yaml", dir);
+    for (int k = 1; k <= 64; k *= 4) {
+        lg_policy_set *many = policies_times(lanes, k);
+        g_set = many;
+        double parse[ROUNDS], full[ROUNDS];
+        for (int r = 0; r < ROUNDS; r++) {
+            parse[r] = rate(0, body, len);
+            full[r] = rate(1, body, len);
+        }
+        double pm = 1e6 / median(parse), fm = 1e6 / median(full);
+        printf("  %3d policies: parse %7.1f us, review %7.1f us, engine %6.1f us (%.2f us/policy)\n", k, pm,
+               fm, fm - pm, (fm - pm) / k);
+        lg_policy_set_unref(many);
+    }
+    g_set = set;
     free(body);
     lg_policy_set_unref(set);
     return 0;
