@@ -21,10 +21,10 @@ void cmd_review_usage(FILE *out)
 {
     fprintf(out,
             "usage: lanegate review --validate|--mutate [--policies DIR] [FILE|-]\n\n"
-            "Reads one AdmissionReview v1 request (JSON, at most %zu bytes) from FILE or stdin\n"
+            "Reads one AdmissionReview v1 request (JSON, at most %zu MiB, as the server) from\nFILE or stdin "
             "and prints the AdmissionReview v1 response byte for byte as `lanegate serve`\n"
             "answers it on /validate or /mutate: compact JSON, no trailing newline.\n\noptions:\n",
-            LG_CLI_MAX_REVIEW);
+            LG_CLI_MAX_REVIEW >> 20);
     lg_cli_print_options(out, opts, NOPTS);
     fprintf(out, "\nexit: 0 a response was printed (allowed or denied), 2 usage, input or policy error\n");
 }

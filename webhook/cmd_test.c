@@ -557,6 +557,8 @@ static void run_case(run *r, const suite_file *sf, const char *suite, const tcas
         char *s = lg_buf_take(&rep.b);
         fputs(s ? s : "", stdout);
         free(s);
+        if (have_verdict && v.nfindings)
+            printf("  findings:\n");
         for (size_t i = 0; have_verdict && i < v.nfindings; i++)
             printf("    %s %s\n", lg_mode_name(v.findings[i].mode), v.findings[i].message);
     } else {
