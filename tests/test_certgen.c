@@ -537,9 +537,10 @@ START_TEST(check_expiry_threshold)
     time_t now = time(NULL);
     static const struct { unsigned days; long at; bool fails; } cases[] = {
         {10, 0, true}, {365, 0, false},
-        {30, 0, false}, /* exactly 30 days left at creation time */
-        {30, 1, true},  /* one second later: 29 whole days */
-        {31, 1, false},
+        {30, 0, true},      /* exactly 30 days left: that is within 30 days */
+        {31, 0, false},
+        {31, 86399, false}, /* one second more than 30 days left */
+        {31, 86400, true},  /* exactly 30 days left */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char sub[16];

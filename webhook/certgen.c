@@ -1021,8 +1021,14 @@ out:
     return st;
 }
 
+/* "Expires within N days": notAfter is at or before now + N days. */
+static bool expires_within(const lg_cert_info *c, time_t now, unsigned days)
+{
+    return (long long)c->not_after - (long long)now <= (long long)days * SECONDS_PER_DAY;
+}
+
 static bool leaf_problems(lg_cert_report *r, const char *name, const lg_cert_info *c,
-                          unsigned min_days, const char *purpose_name)
+                          time_t now, unsigned min_days, const char *purpose_name)
 {
     bool ok = true;
     if (!c->chains)
@@ -1033,8 +1039,8 @@ static bool leaf_problems(lg_cert_report *r, const char *name, const lg_cert_inf
         ok &= problem(r, "%s does not match its private key", name);
     if (c->days_left < 0)
         ok &= problem(r, "%s has expired", name);
-    else if (c->days_left < (long)min_days)
-        ok &= problem(r, "%s expires in %ld days (less than %u)", name, c->days_left, min_days);
+    else if (expires_within(c, now, min_days))
+        ok &= problem(r, "%s expires in %ld days (within %u)", name, c->days_left, min_days);
     return ok;
 }
 
@@ -1092,17 +1098,17 @@ lg_status lg_certgen_check(const char *dir, time_t now, unsigned min_days,
         else if (c->days_left < 0)
             ok &= problem(out, "%s certificate %zu (%s) has expired", LG_CERT_CA_CRT, i + 1,
                           c->subject);
-        else if (c->days_left < (long)min_days)
-            ok &= problem(out, "%s certificate %zu (%s) expires in %ld days (less than %u)",
+        else if (expires_within(c, now, min_days))
+            ok &= problem(out, "%s certificate %zu (%s) expires in %ld days (within %u)",
                           LG_CERT_CA_CRT, i + 1, c->subject, c->days_left, min_days);
     }
-    ok &= leaf_problems(out, LG_CERT_TLS_CRT, &out->serving, min_days, "serverAuth");
+    ok &= leaf_problems(out, LG_CERT_TLS_CRT, &out->serving, now, min_days, "serverAuth");
     for (size_t i = 0; i < nnames; i++)
         if (!gnutls_x509_crt_check_hostname2(serving, names[i], 0))
             ok &= problem(out, "%s has no subject alternative name for %s", LG_CERT_TLS_CRT,
                           names[i]);
     if (out->client.present)
-        ok &= leaf_problems(out, LG_CERT_CLIENT_CRT, &out->client, min_days, "clientAuth");
+        ok &= leaf_problems(out, LG_CERT_CLIENT_CRT, &out->client, now, min_days, "clientAuth");
     st = ok ? LG_OK : LG_ERR_NOMEM;
 out:
     if (tl)

@@ -92,8 +92,9 @@ typedef struct lg_cert_report {
  * client.key. A problem is recorded when the serving (or client) certificate
  * or a CA expires within min_days of now, does not chain to ca.crt, lacks its
  * key purpose, does not match its key, or (when names are given) misses one
- * of those DNS names. LG_OK means the report was built (look at nproblems);
- * LG_ERR_IO / LG_ERR_INPUT when a file is missing or unreadable. */
+ * of those DNS names ("within" = notAfter <= now + min_days days).
+ * now 0 means time(NULL). LG_OK means the report was built (look at
+ * nproblems); LG_ERR_IO / LG_ERR_INPUT when a file is missing or unreadable. */
 lg_status lg_certgen_check(const char *dir, time_t now, unsigned min_days,
                            const char *const *names, size_t nnames, lg_cert_report *out,
                            lg_diag *diag);
