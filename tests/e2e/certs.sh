@@ -191,5 +191,5 @@ else
   echo "note: 'lanegate serve' is not available in this build; serve handshake skipped"
 fi
 
-echo "certs e2e: $pass passed, $fail failed"
+echo "certs: $pass passed, $fail failed"
 [ "$fail" = 0 ]
