@@ -22,6 +22,15 @@ if ! command -v dpkg >/dev/null 2>&1 || ! command -v ldd >/dev/null 2>&1; then
   echo "note: not a Debian system (no dpkg/ldd): image checks skipped"; exit 0
 fi
 
+# The image holds a plain build (`make build/lanegate`): a sanitizer build
+# (`make asan`) links libasan/libubsan, so the library checks use build/lanegate.
+sanitized() { readelf -d "$1" 2>/dev/null | grep -qE 'NEEDED.*lib(a|ub|t)san'; }
+BIN=$LANEGATE
+if sanitized "$BIN"; then
+  if [ -x build/lanegate ] && ! sanitized build/lanegate; then BIN=$PWD/build/lanegate
+  else BIN=; echo "note: $LANEGATE is a sanitizer build and build/lanegate is missing: library checks skipped"; fi
+fi
+
 # ---- the runtime stage's package list -------------------------------------------
 # The last stage, from its FROM line; its RUN lines joined over backslashes.
 runtime=$(awk '/^FROM /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' Dockerfile)
@@ -63,34 +72,36 @@ while [ -n "$queue" ]; do
 done
 
 # ---- ldd: every loaded library is covered ------------------------------------------
-ldd "$LANEGATE" >"$T/ldd" 2>&1 || { bad "ldd $LANEGATE failed"; cat "$T/ldd"; }
-while read -r lib path; do
-  [ -n "$path" ] || continue
-  pkg=$(pkg_of "$path")
-  if [ -z "$pkg" ]; then bad "$lib ($path) belongs to no Debian package"; continue; fi
-  if [[ $closure == *" $pkg "* ]]; then ok; else bad "$lib comes from $pkg, which the runtime stage does not install"; fi
-done < <(awk '/=>/ {print $1, $3} !/=>/ && $1 ~ /^\// {print $1, $1}' "$T/ldd")
+if [ -n "$BIN" ]; then
+  ldd "$BIN" >"$T/ldd" 2>&1 || { bad "ldd $BIN failed"; cat "$T/ldd"; }
+  while read -r lib path; do
+    [ -n "$path" ] || continue
+    pkg=$(pkg_of "$path")
+    if [ -z "$pkg" ]; then bad "$lib ($path) belongs to no Debian package"; continue; fi
+    if [[ $closure == *" $pkg "* ]]; then ok; else bad "$lib comes from $pkg, which the runtime stage does not install"; fi
+  done < <(awk '/=>/ {print $1, $3} !/=>/ && $1 ~ /^\// {print $1, $1}' "$T/ldd")
 
-# NEEDED libraries are listed by name (libc6 comes with every Debian image)
-needed=$(readelf -d "$LANEGATE" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p')
-for lib in $needed; do
-  path=$(awk -v l="$lib" '$1 == l && /=>/ {print $3}' "$T/ldd")
-  pkg=$(pkg_of "$path")
-  if [ "$pkg" = libc6 ] || [[ " $(echo $listed) " == *" $pkg "* ]]; then ok
-  else bad "lanegate links $lib directly: list its package $pkg in the runtime stage"; fi
-done
+  # NEEDED libraries are listed by name (libc6 comes with every Debian image)
+  needed=$(readelf -d "$BIN" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p')
+  for lib in $needed; do
+    path=$(awk -v l="$lib" '$1 == l && /=>/ {print $3}' "$T/ldd")
+    pkg=$(pkg_of "$path")
+    if [ "$pkg" = libc6 ] || [[ " $(echo $listed) " == *" $pkg "* ]]; then ok
+    else bad "lanegate links $lib directly: list its package $pkg in the runtime stage"; fi
+  done
 
-# ---- nothing extra: each listed package is a library lanegate is built against ----
-linked_pkgs=
-for flag in $(pkg-config --libs libmicrohttpd gnutls jansson yaml-0.1 2>/dev/null); do
-  case $flag in -l*) ;; *) continue ;; esac
-  so=$(cc -print-file-name="lib${flag#-l}.so")
-  [ -e "$so" ] && linked_pkgs="$linked_pkgs $(pkg_of "$(realpath "$so")")"
-done
-for lib in $needed; do linked_pkgs="$linked_pkgs $(pkg_of "$(awk -v l="$lib" '$1 == l && /=>/ {print $3}' "$T/ldd")")"; done
-for p in $listed; do
-  [[ " $linked_pkgs " == *" $p "* ]] && ok || bad "runtime stage installs $p, which lanegate does not link"
-done
+  # ---- nothing extra: each listed package is a library lanegate is built against ----
+  linked_pkgs=
+  for flag in $(pkg-config --libs libmicrohttpd gnutls jansson yaml-0.1 2>/dev/null); do
+    case $flag in -l*) ;; *) continue ;; esac
+    so=$(cc -print-file-name="lib${flag#-l}.so")
+    [ -e "$so" ] && linked_pkgs="$linked_pkgs $(pkg_of "$(realpath "$so")")"
+  done
+  for lib in $needed; do linked_pkgs="$linked_pkgs $(pkg_of "$(awk -v l="$lib" '$1 == l && /=>/ {print $3}' "$T/ldd")")"; done
+  for p in $listed; do
+    [[ " $linked_pkgs " == *" $p "* ]] && ok || bad "runtime stage installs $p, which lanegate does not link"
+  done
+fi
 
 # ---- the image contract ----------------------------------------------------------
 grep -qE '^FROM debian:bookworm AS build' Dockerfile && ok || bad "build stage FROM debian:bookworm AS build"
