@@ -584,11 +584,13 @@ END_TEST
 START_TEST(check_report_contents)
 {
     lg_certgen_opts o = opts_for("rep");
-    const char *dns[] = {"localhost"}, *ips[] = {"127.0.0.1"};
+    /* a name given twice, or one of the Service names again, is one SAN */
+    const char *dns[] = {"localhost", "lanegate.lanegate-system.svc", "localhost"};
+    const char *ips[] = {"127.0.0.1", "127.0.0.1"};
     o.dns = dns;
-    o.ndns = 1;
+    o.ndns = 3;
     o.ips = ips;
-    o.nips = 1;
+    o.nips = 2;
     o.client = "apiserver";
     create_ok(&o);
     lg_cert_report r;
