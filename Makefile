@@ -87,3 +87,37 @@ bench-engine: $(BUILD)/bench/engine_bench
 	$(BUILD)/bench/engine_bench tests/data/reviews/arc-runner-create.json policies
 
 bench: bench-engine
+
+# ---- install, dev manifests (certificates/manifests issue) -------------------
+# `make install PREFIX=/usr DESTDIR=/tmp/pkg`: the binary, the man page and the
+# default policies. The policies go to $(POLICYDIR) as shipped defaults (a
+# reinstall may overwrite them); copy them to /etc/lanegate/policies to edit,
+# and point `lanegate serve --policies` there (the container image does that).
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+POLICYDIR ?= $(PREFIX)/share/lanegate/policies
+DEV_CERTS ?= certs/dev
+
+.PHONY: install uninstall dev-manifests
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(POLICYDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/lanegate
+	install -m 0644 lanegate.1 $(DESTDIR)$(MANDIR)/man1/lanegate.1
+	install -m 0644 policies/*.yaml $(DESTDIR)$(POLICYDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/lanegate $(DESTDIR)$(MANDIR)/man1/lanegate.1
+	rm -f $(addprefix $(DESTDIR)$(POLICYDIR)/,$(notdir $(wildcard policies/*.yaml)))
+	-rmdir $(DESTDIR)$(POLICYDIR) $(DESTDIR)$(PREFIX)/share/lanegate 2>/dev/null
+
+# Dev certificates (certs/dev, made once by `lanegate certs`) and the dev overlay's
+# generated/ files (TLS Secret + caBundle); renders it when kubectl is there.
+# Then: kubectl apply -k manifests/overlays/dev
+dev-manifests: $(BIN)
+	bash manifests/overlays/dev/prepare.sh $(CURDIR)/$(BIN) $(DEV_CERTS)
+	@if command -v kubectl >/dev/null 2>&1; then \
+	  (umask 077; kubectl kustomize manifests/overlays/dev > $(BUILD)/lanegate-dev.yaml) && \
+	  echo "rendered $(BUILD)/lanegate-dev.yaml (holds the dev TLS key, mode 0600)"; \
+	else echo "kubectl not found: manifests/overlays/dev/generated/ is ready for kubectl apply -k"; fi
