@@ -174,6 +174,13 @@ static void check_object(check_ctx *c, const char *file, long index, long item, 
         report_error(c, file, index, item, "not an object");
         return;
     }
+    if (lg_cli_is_list(doc)) { /* a list inside a list: judge its items, never skip them */
+        size_t j;
+        json_t *it;
+        json_array_foreach(json_object_get(doc, "items"), j, it)
+            check_object(c, file, index, (long)j, it);
+        return;
+    }
     lg_status st = lg_cli_request(doc, &c->ov, &req, &d);
     if (st != LG_OK) {
         report_error(c, file, index, item, d.msg[0] ? d.msg : lg_strerror(st));
@@ -236,14 +243,7 @@ static void check_file(check_ctx *c, const char *path)
     size_t i;
     json_t *doc;
     json_array_foreach(docs, i, doc) {
-        if (lg_cli_is_list(doc)) {
-            size_t j;
-            json_t *it;
-            json_array_foreach(json_object_get(doc, "items"), j, it)
-                check_object(c, name, (long)i, (long)j, it);
-        } else {
-            check_object(c, name, (long)i, -1, doc);
-        }
+        check_object(c, name, (long)i, -1, doc);
     }
     json_decref(docs);
 }

@@ -450,6 +450,11 @@ static json_t *load_one(run *r, const suite_file *sf, loc at, const char *path, 
     }
     json_t *doc = json_incref(json_array_get(docs, 0));
     json_decref(docs);
+    if (!strcmp(what, "resource") && lg_cli_is_list(doc)) { /* would be "not evaluated": say so */
+        suite_error(r, sf, at, false, "resource %s is a list; a case judges one object", path);
+        json_decref(doc);
+        return NULL;
+    }
     return doc;
 }
 

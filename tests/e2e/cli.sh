@@ -73,6 +73,9 @@ expect_rc 1 "check lists"
 golden check-lists.txt
 has_line "ALLOW Pod default/a lane=-" "raw PodList item gets its kind"
 has_line "DENY Deployment monitoring/node-agent lane=-" "List item Deployment"
+run check $D/nested-list.yaml
+expect_rc 1 "a list inside a list"
+has_line "DENY Pod default/inner lane=-" "nested list items are judged"
 
 # an AdmissionReview request; the overrides apply to it too
 run check $D/review-privileged.json
