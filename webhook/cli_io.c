@@ -126,6 +126,25 @@ void lg_cli_print_options(FILE *out, const lg_cli_opt *opts, size_t n)
     }
 }
 
+void lg_cli_put(FILE *out, const char *s)
+{
+    if (!s) {
+        fputc('-', out);
+        return;
+    }
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
 bool lg_cli_parse_op(const char *s, lg_op *op)
 {
     char up[16];

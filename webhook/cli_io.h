@@ -54,6 +54,10 @@ lg_status lg_cli_request(json_t *doc, const lg_cli_overrides *ov, lg_request *re
  * the list ("PodList" -> "Pod"). */
 bool lg_cli_is_list(json_t *doc);
 
+/* Writes s with control characters escaped (\n, \t, \xNN), so the strings of a
+ * judged object cannot forge lines of a text report. NULL prints "-". */
+void lg_cli_put(FILE *out, const char *s);
+
 /* Parses op case-insensitively ("create" -> LG_OP_CREATE). */
 bool lg_cli_parse_op(const char *s, lg_op *op);
 

@@ -85,29 +85,47 @@ static const char *or_dash(const char *s)
 static void print_finding(const lg_finding *f)
 {
     size_t n = strlen(f->policy);
-    bool named = !strncmp(f->message, f->policy, n) && f->message[n] == ':';
-    printf("  %s %s%s%s\n", lg_mode_name(f->mode), named ? "" : f->policy, named ? "" : ": ",
-           f->message);
+    printf("  %s ", lg_mode_name(f->mode));
+    if (strncmp(f->message, f->policy, n) || f->message[n] != ':') {
+        lg_cli_put(stdout, f->policy);
+        fputs(": ", stdout);
+    }
+    lg_cli_put(stdout, f->message);
+    putchar('\n');
 }
 
+/* Every string that comes from the object goes through lg_cli_put. */
 static void print_text(const lg_request *req, const lg_verdict *v, bool explain)
 {
-    printf("%s %s %s/%s lane=%s", v->allowed ? "ALLOW" : "DENY", or_dash(req->kind),
-           or_dash(req->namespace), or_dash(req->name), or_dash(v->lane));
+    printf("%s ", v->allowed ? "ALLOW" : "DENY");
+    lg_cli_put(stdout, or_dash(req->kind));
+    putchar(' ');
+    lg_cli_put(stdout, or_dash(req->namespace));
+    putchar('/');
+    lg_cli_put(stdout, or_dash(req->name));
+    fputs(" lane=", stdout);
+    lg_cli_put(stdout, or_dash(v->lane));
     if (!v->in_scope)
         printf(" (not evaluated)");
-    if (!v->lane && v->lane_label)
-        printf(" (label \"%s\" not granted)", v->lane_label);
+    if (!v->lane && v->lane_label) {
+        fputs(" (label \"", stdout);
+        lg_cli_put(stdout, v->lane_label);
+        fputs("\" not granted)", stdout);
+    }
     size_t ops = json_array_size(v->patch);
     if (ops)
         printf(" (patch: %zu op%s)", ops, ops == 1 ? "" : "s");
-    printf("\n");
+    putchar('\n');
     for (size_t i = 0; i < v->nfindings; i++)
         print_finding(&v->findings[i]);
     for (size_t i = 0; explain && i < v->nexplain; i++) {
         const lg_explain *x = &v->explain[i];
-        printf("  rule %s/%s %s%s%s\n", x->policy, x->rule, lg_outcome_name(x->outcome),
-               x->detail ? ": " : "", x->detail ? x->detail : "");
+        printf("  rule %s/%s %s", x->policy, x->rule, lg_outcome_name(x->outcome));
+        if (x->detail) {
+            fputs(": ", stdout);
+            lg_cli_put(stdout, x->detail);
+        }
+        putchar('\n');
     }
 }
 

@@ -564,8 +564,11 @@ static void run_case(run *r, const suite_file *sf, const char *suite, const tcas
         free(s);
         if (have_verdict && v.nfindings)
             printf("  findings:\n");
-        for (size_t i = 0; have_verdict && i < v.nfindings; i++)
-            printf("    %s %s\n", lg_mode_name(v.findings[i].mode), v.findings[i].message);
+        for (size_t i = 0; have_verdict && i < v.nfindings; i++) {
+            printf("    %s ", lg_mode_name(v.findings[i].mode));
+            lg_cli_put(stdout, v.findings[i].message);
+            putchar('\n');
+        }
     } else {
         r->passed++;
         if (r->verbose)

@@ -87,6 +87,13 @@ has_line "ALLOW Pod arc-runners/builder lane=dind (patch: 1 op)" "review in a ru
 run check -n arc-runners $D/pod-privileged.yaml
 expect_rc 1 "check -n: privileged without the lane label"
 
+# strings of the object cannot forge report lines: control characters are escaped
+run check $D/forged-lines.yaml
+expect_rc 1 "forged lines"
+[ "$(wc -l <"$tmp/out")" = 2 ] && ok || bad "forged lines: want 2 lines: $out"
+has_line 'DENY Pod default/a\nALLOW Pod x/y lane=dind lane=-' "escaped name"
+has_out 'container "c\nALLOW fake\x1b[31m"' "escaped container name"
+
 # stdin
 run check - < $D/pod-plain.yaml
 expect_rc 0 "check - (stdin)"
