@@ -336,8 +336,8 @@ static json_t *make_string(builder *b, const char *s, size_t n, int line, int co
         return NULL;
     }
     json_t *j = json_stringn(s, n);
-    if (!j)
-        fail(b, line, col, "string is not valid UTF-8");
+    if (!j) /* libyaml hands out valid UTF-8 only, so this is an allocation failure */
+        nomem(b);
     return j;
 }
 
@@ -626,8 +626,10 @@ static void on_scalar(builder *b, const yaml_event_t *ev)
     frame *f = b->depth ? &b->stack[b->depth - 1] : NULL;
     bool want_key = f && f->is_map && !f->key;
     json_t *v = resolve_scalar(b, ev, want_key);
-    if (!v)
+    if (!v) {
+        nomem(b); /* no-op when resolve_scalar already failed with a reason */
         return;
+    }
     if (want_key) {
         bool merge = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag &&
                      !strcmp((const char *)ev->data.scalar.value, "<<");
