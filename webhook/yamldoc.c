@@ -634,9 +634,9 @@ static void on_scalar(builder *b, const yaml_event_t *ev)
         bool merge = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.tag &&
                      !strcmp((const char *)ev->data.scalar.value, "<<");
         char *k = key_string(b, v, line, col);
-        if (k && ev->data.scalar.anchor) {
-            anchor_set(b, take_anchor(b, ev->data.scalar.anchor), v, 1, 0);
-        }
+        char *an = k ? take_anchor(b, ev->data.scalar.anchor) : NULL;
+        if (an) /* an anchored key: "&k name: v", reusable as a value or a key */
+            anchor_set(b, an, v, 1, 0);
         json_decref(v);
         set_key(b, f, k, merge, line, col);
         return;
