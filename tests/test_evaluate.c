@@ -148,8 +148,11 @@ static void run_case(lg_policy_set *dflt, const char *path)
         ck_assert_msg(count_mode(&v, LG_MODE_WARN) == (size_t)x.warnings, "%s: warnings", path);
     if (x.audits >= 0)
         ck_assert_msg(count_mode(&v, LG_MODE_AUDIT) == (size_t)x.audits, "%s: audit findings", path);
-    for (size_t i = 0; i < v.nfindings; i++)
+    for (size_t i = 0; i < v.nfindings; i++) {
         ck_assert_msg(strlen(v.findings[i].warning) <= 120, "%s: long warning", path);
+        for (const char *m = v.findings[i].message; *m; m++)
+            ck_assert_msg((unsigned char)*m >= 0x20, "%s: control character in a message", path);
+    }
     if (x.patch) {
         json_error_t jerr;
         json_t *want = json_loads(x.patch, 0, &jerr);

@@ -116,10 +116,10 @@ static void ctl_host_path_volumes(lg_eval *e, const char *control)
         char *rule;
         if (e->lane && grants_hostpath(e->lane, &a))
             rule = lg_strfmt("lane \"%s\" may mount %s only with the types its policy lists",
-                             e->lane->name, norm);
+                             e->lane->name, CLIP(norm));
         else {
             char *who = lg_who_may(e, grants_hostpath, &a);
-            rule = who && strcmp(who, "no lane may") ? lg_strfmt("%s mount %s", who, norm)
+            rule = who && strcmp(who, "no lane may") ? lg_strfmt("%s mount %s", who, CLIP(norm))
                                                       : strdup("hostPath volumes are not allowed");
             free(who);
         }

@@ -20,22 +20,21 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* Copies s into buf, clipped to a readable length (values come from users). */
+/* Copies s into buf, clipped to a readable length (values come from users),
+ * with control characters shown as '?' so a value cannot forge lines. */
 const char *lg_clip(char *buf, size_t size, const char *s)
 {
-    size_t n = strlen(s);
-    if (n < size) {
-        memcpy(buf, s, n + 1);
-        return buf;
+    size_t n = strlen(s), keep = n;
+    if (n >= size) {
+        keep = size - 4; /* room for "..." and NUL */
+        while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+            keep--; /* never split a UTF-8 sequence */
     }
-    size_t keep = size - 4; /* room for "..." and NUL */
-    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
-        keep--; /* never split a UTF-8 sequence */
-    memcpy(buf, s, keep);
-    memcpy(buf + keep, "...", 4);
+    for (size_t i = 0; i < keep; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    memcpy(buf + keep, n >= size ? "..." : "", n >= size ? 4 : 1);
     return buf;
 }
-
 
 static char *shorten(const char *s, size_t max)
 {
