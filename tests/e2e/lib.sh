@@ -174,3 +174,45 @@ lg_wait_for() {
     done
     return 1
 }
+
+# ---- Kubernetes volume layout ----------------------------------------------
+
+# lg_volume_init DIR SRC: DIR laid out as kubelet mounts a ConfigMap or Secret:
+# DIR/..<ts>/<files>, DIR/..data -> ..<ts>, DIR/<file> -> ..data/<file>.
+lg_volume_init() {
+    local dir=$1 src=$2 f
+    mkdir -p "$dir/..v0"
+    cp "$src"/* "$dir/..v0/"
+    ln -s ..v0 "$dir/..data"
+    for f in "$dir/..v0"/*; do
+        ln -s "..data/$(basename "$f")" "$dir/$(basename "$f")"
+    done
+    LG_VOLUME_GEN=0
+}
+
+# lg_volume_swap DIR SRC: kubelet's atomic update: new timestamped dir, ..data
+# renamed over, user-visible symlinks added/removed, old dir deleted.
+lg_volume_swap() {
+    local dir=$1 src=$2 f old new
+    old=$(readlink "$dir/..data")
+    LG_VOLUME_GEN=$((LG_VOLUME_GEN + 1))
+    new=..v$LG_VOLUME_GEN
+    mkdir "$dir/$new"
+    cp "$src"/* "$dir/$new/"
+    ln -s "$new" "$dir/..data_tmp"
+    mv -T "$dir/..data_tmp" "$dir/..data"
+    for f in "$dir/$new"/*; do
+        [ -e "$dir/$(basename "$f")" ] || ln -s "..data/$(basename "$f")" "$dir/$(basename "$f")"
+    done
+    for f in "$dir"/*; do
+        [ -e "$f" ] || rm -f "$f"
+    done
+    rm -rf "${dir:?}/$old"
+}
+
+# Serial (lower-case hex) of the certificate the server presents right now.
+lg_served_serial() {
+    gnutls-cli --no-ca-verification --print-cert -p "$LG_PORT" 127.0.0.1 </dev/null 2>/dev/null |
+        sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p;/END CERTIFICATE/q' >"$LG_TMP/served.pem"
+    lg_cert_serial "$LG_TMP/served.pem"
+}
