@@ -131,7 +131,16 @@ static enum MHD_Result respond(lg_server *s, struct MHD_Connection *mc, req *r, 
 }
 
 #define JSON_CT "application/json"
-#define ERR_BODY(msg) "{\"error\":\"" msg "\"}"
+/* Error bodies are Kubernetes Status objects, like the engine's 400. */
+#define ERR_BODY(code, reason, msg)                                                         \
+    "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"status\":\"Failure\",\"code\":" #code      \
+    ",\"reason\":\"" reason "\",\"message\":\"" msg "\"}"
+#define E_FORBIDDEN ERR_BODY(403, "Forbidden", "a client certificate signed by --client-ca is required")
+#define E_NOT_FOUND ERR_BODY(404, "NotFound", "no such endpoint; use /validate, /mutate, /healthz, /readyz or /metrics")
+#define E_METHOD ERR_BODY(405, "MethodNotAllowed", "method not allowed")
+#define E_TOO_LARGE ERR_BODY(413, "RequestEntityTooLarge", "request body over 7 MiB")
+#define E_MEDIA ERR_BODY(415, "UnsupportedMediaType", "Content-Type must be application/json")
+#define E_NOMEM ERR_BODY(500, "InternalError", "out of memory")
 
 static enum MHD_Result respond_error(lg_server *s, struct MHD_Connection *mc, req *r,
                                      unsigned status, const char *body, const char *allow)
@@ -173,19 +182,19 @@ static enum MHD_Result begin(lg_server *s, struct MHD_Connection *mc, req *r, co
 {
     if (!peer_ok(s, mc, r->c))
         return respond_error(s, mc, r, MHD_HTTP_FORBIDDEN,
-                             ERR_BODY("client certificate required"), NULL);
+                             E_FORBIDDEN, NULL);
     r->route = route_of(url);
     if (r->route == R_NONE)
-        return respond_error(s, mc, r, MHD_HTTP_NOT_FOUND, ERR_BODY("not found"), NULL);
+        return respond_error(s, mc, r, MHD_HTTP_NOT_FOUND, E_NOT_FOUND, NULL);
     if (is_review(r->route)) {
         if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
             return respond_error(s, mc, r, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                 ERR_BODY("method not allowed"), "POST");
+                                 E_METHOD, "POST");
         const char *ct = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!json_content_type(ct))
             return respond_error(s, mc, r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                 ERR_BODY("Content-Type must be application/json"), NULL);
+                                 E_MEDIA, NULL);
         const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -194,7 +203,7 @@ static enum MHD_Result begin(lg_server *s, struct MHD_Connection *mc, req *r, co
             unsigned long long n = strtoull(cl, &end, 10);
             if (errno || end == cl || n > s->cfg.max_body)
                 return respond_error(s, mc, r, MHD_HTTP_CONTENT_TOO_LARGE,
-                                     ERR_BODY("request body over 7 MiB"), NULL);
+                                     E_TOO_LARGE, NULL);
             if (n > 0) { /* one allocation for the usual case */
                 r->body.s = malloc((size_t)n + 1);
                 if (r->body.s)
@@ -205,7 +214,7 @@ static enum MHD_Result begin(lg_server *s, struct MHD_Connection *mc, req *r, co
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return respond_error(s, mc, r, MHD_HTTP_METHOD_NOT_ALLOWED,
-                             ERR_BODY("method not allowed"), "GET, HEAD");
+                             E_METHOD, "GET, HEAD");
     return MHD_YES;
 }
 
@@ -222,7 +231,7 @@ static enum MHD_Result serve_review(lg_server *s, struct MHD_Connection *mc, req
         lg_metrics_review(ep, LG_DECISION_ERROR, elapsed_s(&r->start));
         lg_log_msg(LG_LOG_ERROR, "review_error", "%s", lg_strerror(st));
         return respond(s, mc, r, MHD_HTTP_INTERNAL_SERVER_ERROR, JSON_CT,
-                       ERR_BODY("out of memory"), strlen(ERR_BODY("out of memory")), false, NULL);
+                       E_NOMEM, strlen(E_NOMEM), false, NULL);
     }
     unsigned status = res.http_status > 0 ? (unsigned)res.http_status : MHD_HTTP_OK;
     double secs = elapsed_s(&r->start);
@@ -255,7 +264,7 @@ static enum MHD_Result serve_get(lg_server *s, struct MHD_Connection *mc, req *r
     char *text = lg_metrics_render(&len);
     if (!text)
         return respond(s, mc, r, MHD_HTTP_INTERNAL_SERVER_ERROR, JSON_CT,
-                       ERR_BODY("out of memory"), strlen(ERR_BODY("out of memory")), false, NULL);
+                       E_NOMEM, strlen(E_NOMEM), false, NULL);
     enum MHD_Result ret = respond(s, mc, r, MHD_HTTP_OK, LG_METRICS_CONTENT_TYPE, text, len,
                                   true, NULL);
     free(text);
