@@ -1,0 +1,184 @@
+/* log.c — one JSON object per line (jansson does the escaping).
+ *
+ * Invariants: the level and fd are set once before any thread starts; each
+ * line is built off-lock and written with one locked write loop, so lines of
+ * concurrent requests never interleave. Never logs objects or Secret data:
+ * decision lines carry only the request's identity and the engine's reasons. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+static int log_fd = 2;
+static lg_log_level log_min = LG_LOG_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+bool lg_log_level_parse(const char *s, lg_log_level *out)
+{
+    for (size_t i = 0; s && i < LG_ARRAY_LEN(level_names); i++)
+        if (strcmp(s, level_names[i]) == 0) {
+            *out = (lg_log_level)i;
+            return true;
+        }
+    if (s && strcmp(s, "warning") == 0) {
+        *out = LG_LOG_WARN;
+        return true;
+    }
+    return false;
+}
+
+const char *lg_log_level_name(lg_log_level l)
+{
+    return (unsigned)l < LG_ARRAY_LEN(level_names) ? level_names[l] : "?";
+}
+
+void lg_log_setup(int fd, lg_log_level min)
+{
+    log_fd = fd;
+    log_min = min;
+}
+
+bool lg_log_enabled(lg_log_level l)
+{
+    return l >= log_min;
+}
+
+json_t *lg_log_str(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    /* Not valid UTF-8: keep ASCII, replace every other byte. */
+    size_t n = strlen(s);
+    char *c = malloc(n + 1);
+    if (!c)
+        return json_null();
+    for (size_t i = 0; i < n; i++)
+        c[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    c[n] = '\0';
+    j = json_string(c);
+    free(c);
+    return j ? j : json_null();
+}
+
+static void write_all(const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(log_fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return; /* nowhere left to report it */
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+void lg_log_event(lg_log_level l, const char *event, json_t *fields)
+{
+    if (!lg_log_enabled(l)) {
+        json_decref(fields);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    size_t wn = strftime(when, sizeof when - 6, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + wn, sizeof when - wn, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+
+    json_t *o = json_object();
+    if (!o) {
+        json_decref(fields);
+        return;
+    }
+    json_object_set_new(o, "time", json_string(when));
+    json_object_set_new(o, "level", json_string(lg_log_level_name(l)));
+    json_object_set_new(o, "event", lg_log_str(event));
+    if (fields && json_is_object(fields))
+        json_object_update(o, fields);
+    json_decref(fields);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (!line)
+        return;
+    size_t n = strlen(line);
+    line[n] = '\n'; /* json_dumps' NUL becomes the newline; length stays known */
+    pthread_mutex_lock(&log_lock);
+    write_all(line, n + 1);
+    pthread_mutex_unlock(&log_lock);
+    free(line);
+}
+
+void lg_log_msg(lg_log_level l, const char *event, const char *fmt, ...)
+{
+    if (!lg_log_enabled(l))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = lg_vstrfmt(fmt, ap);
+    va_end(ap);
+    json_t *f = json_object();
+    if (f)
+        json_object_set_new(f, "msg", lg_log_str(msg ? msg : "(out of memory)"));
+    free(msg);
+    lg_log_event(l, event, f);
+}
+
+/* "a,b" -> ["a","b"]; NULL or "" -> [] */
+static json_t *split_list(const char *s)
+{
+    json_t *a = json_array();
+    if (!a || !s)
+        return a;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char *item = strndup(s, n);
+        if (item && *item)
+            json_array_append_new(a, lg_log_str(item));
+        free(item);
+        if (!e)
+            break;
+        s = e + 1;
+    }
+    return a;
+}
+
+void lg_log_decision(const char *endpoint, const lg_review_result *r, int http_status,
+                     long long duration_us)
+{
+    if (!lg_log_enabled(LG_LOG_INFO))
+        return;
+    json_t *f = json_object();
+    if (!f)
+        return;
+    const char *decision = http_status != 200 ? "error" : r->allowed ? "allow" : "deny";
+    json_object_set_new(f, "uid", lg_log_str(r->uid));
+    json_object_set_new(f, "kind", lg_log_str(r->kind));
+    json_object_set_new(f, "namespace", lg_log_str(r->namespace));
+    json_object_set_new(f, "name", lg_log_str(r->name));
+    json_object_set_new(f, "operation", lg_log_str(r->operation));
+    json_object_set_new(f, "lane", lg_log_str(r->lane));
+    json_object_set_new(f, "endpoint", lg_log_str(endpoint));
+    json_object_set_new(f, "decision", json_string(decision));
+    json_object_set_new(f, "patched", json_boolean(r->patched));
+    json_object_set_new(f, "policies", split_list(r->policies));
+    json_object_set_new(f, "reasons", lg_log_str(r->reasons));
+    json_object_set_new(f, "status", json_integer(http_status));
+    json_object_set_new(f, "duration_us", json_integer(duration_us));
+    lg_log_event(LG_LOG_INFO, "decision", f);
+}
