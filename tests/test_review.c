@@ -68,6 +68,20 @@ START_TEST(update_keeps_existing_violations_allowed)
 }
 END_TEST
 
+/* Found by the audit: an old pod with over 100 violations must still lose its finalizer. */
+START_TEST(update_compares_every_old_violation_not_only_the_listed)
+{
+    golden("update-over-cap-finalizer-removal", LG_ENDPOINT_VALIDATE);
+}
+END_TEST
+
+/* Found by the audit: a new value at an old violation's path is a new violation. */
+START_TEST(update_swapping_the_value_at_a_path_is_new)
+{
+    golden("update-swapped-hostpath-same-index", LG_ENDPOINT_VALIDATE);
+}
+END_TEST
+
 /* Runs every file of dir through both endpoints; fn checks each result. */
 static size_t each_file(const char *dir,
                         void (*fn)(const char *path, lg_endpoint ep, lg_review_result *res))
@@ -198,6 +212,8 @@ static Suite *review_suite(void)
     tcase_add_test(tc, arc_runner_validate_response_is_exact);
     tcase_add_test(tc, privileged_debug_container_is_denied);
     tcase_add_test(tc, update_keeps_existing_violations_allowed);
+    tcase_add_test(tc, update_compares_every_old_violation_not_only_the_listed);
+    tcase_add_test(tc, update_swapping_the_value_at_a_path_is_new);
     tcase_add_test(tc, bad_bodies_get_400_with_a_message);
     tcase_add_test(tc, malformed_objects_are_denied_not_dropped);
     tcase_add_test(tc, out_of_scope_requests_are_allowed_untouched);

@@ -45,7 +45,7 @@ static bool visit_privileged(const lg_container *c, void *arg)
     lg_eval *e = w->e;
     if (container_privileged(&e->rd, c) && !(e->lane && e->lane->allow_privileged)) {
         char *rule = lg_who_may(e, grants_privileged, NULL);
-        lg_emit(e, w->control, cpath(e, c, "securityContext.privileged"),
+        lg_emit(e, w->control, cpath(e, c, "securityContext.privileged"), "true",
              cwhat(c, "sets", "securityContext.privileged", "true"), rule);
         free(rule);
     }
@@ -63,7 +63,7 @@ static void ctl_host_namespaces(lg_eval *e, const char *control)
     static const char *const keys[] = {"hostNetwork", "hostPID", "hostIPC"};
     for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++)
         if (lg_get_bool(&e->rd, e->sub.spec, keys[i], "spec") == 1)
-            lg_emit(e, control, lg_strfmt("%s.%s", e->sub.path, keys[i]),
+            lg_emit(e, control, lg_strfmt("%s.%s", e->sub.path, keys[i]), "true",
                  lg_strfmt("pod sets %s=true", keys[i]), "host namespaces are not allowed");
 }
 
@@ -123,7 +123,7 @@ static void ctl_host_path_volumes(lg_eval *e, const char *control)
                                                       : strdup("hostPath volumes are not allowed");
             free(who);
         }
-        lg_emit(e, control, lg_strfmt("%s.%s.hostPath.path", e->sub.path, ref),
+        lg_emit(e, control, lg_strfmt("%s.%s.hostPath.path", e->sub.path, ref), raw ? raw : "",
              lg_strfmt("volume \"%s\" (%s) mounts hostPath %s (type %s)", CLIP(name ? name : ""), ref,
                        CLIP(raw ? raw : ""), type && *type ? CLIP(type) : "unset"),
              rule);
@@ -145,7 +145,7 @@ static bool visit_host_ports(const lg_container *c, void *arg)
             char tail[64], val[32];
             snprintf(tail, sizeof tail, "ports[%zu].hostPort", i);
             snprintf(val, sizeof val, "%lld", (long long)hp);
-            lg_emit(e, w->control, cpath(e, c, tail), cwhat(c, "sets", tail, val),
+            lg_emit(e, w->control, cpath(e, c, tail), val, cwhat(c, "sets", tail, val),
                  "host ports are not allowed");
         }
     }
@@ -194,7 +194,7 @@ static bool visit_capabilities(const lg_container *c, void *arg)
             continue;
         char tail[64];
         snprintf(tail, sizeof tail, "securityContext.capabilities.add[%zu]", i);
-        lg_emit(e, w->control, cpath(e, c, tail), cwhat(c, "adds", "capability", CLIP(cap)),
+        lg_emit(e, w->control, cpath(e, c, tail), cap, cwhat(c, "adds", "capability", CLIP(cap)),
              "only the baseline capabilities may be added");
     }
     return true;
@@ -212,7 +212,7 @@ static bool visit_proc_mount(const lg_container *c, void *arg)
     lg_eval *e = w->e;
     const char *pm = lg_get_str(&e->rd, c->sc, "procMount", c->ref);
     if (pm && strcmp(pm, "Default") != 0)
-        lg_emit(e, w->control, cpath(e, c, "securityContext.procMount"),
+        lg_emit(e, w->control, cpath(e, c, "securityContext.procMount"), pm,
              cwhat(c, "sets", "securityContext.procMount", CLIP(pm)),
              "only the Default proc mount is allowed (unless spec.hostUsers=false)");
     return true;
@@ -239,7 +239,7 @@ static bool visit_seccomp(const lg_container *c, void *arg)
     lg_eval *e = w->e;
     const char *t = profile_type(&e->rd, c->sc, "seccompProfile", c->ref);
     if (t && !strcmp(t, "Unconfined"))
-        lg_emit(e, w->control, cpath(e, c, "securityContext.seccompProfile.type"),
+        lg_emit(e, w->control, cpath(e, c, "securityContext.seccompProfile.type"), t,
              cwhat(c, "sets", "securityContext.seccompProfile.type", "Unconfined"),
              "seccomp may not be Unconfined");
     return true;
@@ -250,7 +250,7 @@ static void ctl_seccomp(lg_eval *e, const char *control)
     json_t *psc = lg_get_obj(&e->rd, e->sub.spec, "securityContext", "spec");
     const char *t = profile_type(&e->rd, psc, "seccompProfile", "spec.securityContext");
     if (t && !strcmp(t, "Unconfined"))
-        lg_emit(e, control, lg_strfmt("%s.securityContext.seccompProfile.type", e->sub.path),
+        lg_emit(e, control, lg_strfmt("%s.securityContext.seccompProfile.type", e->sub.path), t,
              strdup("pod sets securityContext.seccompProfile.type=Unconfined"),
              "seccomp may not be Unconfined");
     cwalk w = {e, control};
@@ -292,7 +292,7 @@ static void ctl_sysctls(lg_eval *e, const char *control)
         sysctl_dotted(name ? name : "", dotted, sizeof dotted);
         if (name && in_table(safe_sysctls, LG_ARRAY_LEN(safe_sysctls), dotted))
             continue;
-        lg_emit(e, control, lg_strfmt("%s.securityContext.sysctls[%zu].name", e->sub.path, i),
+        lg_emit(e, control, lg_strfmt("%s.securityContext.sysctls[%zu].name", e->sub.path, i), name ? name : "",
              lg_strfmt("pod sets sysctl %s", CLIP(name ? name : "")), "only safe sysctls are allowed");
     }
 }
@@ -308,7 +308,7 @@ static bool visit_apparmor(const lg_container *c, void *arg)
     lg_eval *e = w->e;
     const char *t = profile_type(&e->rd, c->sc, "appArmorProfile", c->ref);
     if (!apparmor_field_ok(t))
-        lg_emit(e, w->control, cpath(e, c, "securityContext.appArmorProfile.type"),
+        lg_emit(e, w->control, cpath(e, c, "securityContext.appArmorProfile.type"), t,
              cwhat(c, "sets", "securityContext.appArmorProfile.type", CLIP(t)),
              "AppArmor must be RuntimeDefault or Localhost");
     return true;
@@ -331,14 +331,14 @@ static void ctl_apparmor(lg_eval *e, const char *control)
         }
         if (!*s || !strcmp(s, "runtime/default") || !strncmp(s, "localhost/", 10))
             continue;
-        lg_emit(e, control, lg_strfmt("metadata.annotations[%s]", CLIP(key)),
+        lg_emit(e, control, lg_strfmt("metadata.annotations[%s]", CLIP(key)), key,
              lg_strfmt("pod annotation %s=%s", CLIP(key), CLIP(s)),
              "AppArmor must be runtime/default or localhost/*");
     }
     json_t *psc = lg_get_obj(&e->rd, e->sub.spec, "securityContext", "spec");
     const char *t = profile_type(&e->rd, psc, "appArmorProfile", "spec.securityContext");
     if (!apparmor_field_ok(t))
-        lg_emit(e, control, lg_strfmt("%s.securityContext.appArmorProfile.type", e->sub.path),
+        lg_emit(e, control, lg_strfmt("%s.securityContext.appArmorProfile.type", e->sub.path), t,
              lg_strfmt("pod sets securityContext.appArmorProfile.type=%s", CLIP(t)),
              "AppArmor must be RuntimeDefault or Localhost");
     cwalk w = {e, control};
@@ -357,14 +357,14 @@ static void check_selinux(lg_eval *e, const char *control, json_t *sc, const cha
         return;
     const char *type = lg_get_str(&e->rd, o, "type", where);
     if (type && !in_table(selinux_types, LG_ARRAY_LEN(selinux_types), type))
-        lg_emit(e, control, lg_strfmt("%s.seLinuxOptions.type", path_prefix),
+        lg_emit(e, control, lg_strfmt("%s.seLinuxOptions.type", path_prefix), type,
              lg_strfmt("%s sets securityContext.seLinuxOptions.type=%s", who, CLIP(type)),
              "only the container SELinux types are allowed");
     static const char *const keys[] = {"user", "role"};
     for (size_t i = 0; i < LG_ARRAY_LEN(keys); i++) {
         const char *v = lg_get_str(&e->rd, o, keys[i], where);
         if (v && *v)
-            lg_emit(e, control, lg_strfmt("%s.seLinuxOptions.%s", path_prefix, keys[i]),
+            lg_emit(e, control, lg_strfmt("%s.seLinuxOptions.%s", path_prefix, keys[i]), v,
                  lg_strfmt("%s sets securityContext.seLinuxOptions.%s=%s", who, keys[i], CLIP(v)),
                  "SELinux user and role may not be set");
     }
@@ -404,7 +404,7 @@ static bool visit_windows(const lg_container *c, void *arg)
 {
     cwalk *w = arg;
     if (host_process(&w->e->rd, c->sc, c->ref))
-        lg_emit(w->e, w->control, cpath(w->e, c, "securityContext.windowsOptions.hostProcess"),
+        lg_emit(w->e, w->control, cpath(w->e, c, "securityContext.windowsOptions.hostProcess"), "true",
              cwhat(c, "sets", "securityContext.windowsOptions.hostProcess", "true"),
              "Windows host processes are not allowed");
     return true;
@@ -414,7 +414,7 @@ static void ctl_windows(lg_eval *e, const char *control)
 {
     json_t *psc = lg_get_obj(&e->rd, e->sub.spec, "securityContext", "spec");
     if (host_process(&e->rd, psc, "spec.securityContext"))
-        lg_emit(e, control, lg_strfmt("%s.securityContext.windowsOptions.hostProcess", e->sub.path),
+        lg_emit(e, control, lg_strfmt("%s.securityContext.windowsOptions.hostProcess", e->sub.path), "true",
              strdup("pod sets securityContext.windowsOptions.hostProcess=true"),
              "Windows host processes are not allowed");
     cwalk w = {e, control};
@@ -431,7 +431,7 @@ static void check_handler_host(lg_eval *e, const char *control, const lg_contain
         if (host && *host) {
             char field[96];
             snprintf(field, sizeof field, "%s.%s.host", tail, kinds[i]);
-            lg_emit(e, control, cpath(e, c, field), cwhat(c, "sets", field, CLIP(host)),
+            lg_emit(e, control, cpath(e, c, field), host, cwhat(c, "sets", field, CLIP(host)),
                  "probes and lifecycle handlers may not name a host");
         }
     }
@@ -498,7 +498,7 @@ static void check_resources(lg_eval *e, const char *control, json_t *resources, 
             if (!device_restricted(e, res) || (e->lane && lg_strlist_has(&e->lane->device_resources, res)))
                 continue;
             char *rule = lg_who_may(e, grants_device, res);
-            lg_emit(e, control, lg_strfmt("%s.resources.%s[%s]", path_prefix, kinds[k], CLIP(res)),
+            lg_emit(e, control, lg_strfmt("%s.resources.%s[%s]", path_prefix, kinds[k], CLIP(res)), res,
                  lg_strfmt("%s requests resources.%s[%s]", who, kinds[k], CLIP(res)),
                  rule);
             free(rule);
@@ -536,7 +536,7 @@ static void ctl_node_pinning(lg_eval *e, const char *control)
         return;
     const char *node = lg_get_str(&e->rd, e->sub.spec, "nodeName", "spec");
     if (node && *node)
-        lg_emit(e, control, lg_strfmt("%s.nodeName", e->sub.path),
+        lg_emit(e, control, lg_strfmt("%s.nodeName", e->sub.path), node,
              lg_strfmt("pod sets nodeName=%s", CLIP(node)),
              "a pinned lane may not choose its node; it is scheduled onto labelled nodes");
     json_t *sel = lg_get_obj(&e->rd, e->sub.spec, "nodeSelector", "spec");
@@ -544,7 +544,7 @@ static void ctl_node_pinning(lg_eval *e, const char *control)
         const char *key = l->pin_keys.v[i], *want = l->pin_values.v[i];
         const char *have = lg_get_str(&e->rd, sel, key, "spec.nodeSelector");
         if (have && strcmp(have, want) != 0) {
-            lg_emit(e, control, lg_strfmt("%s.nodeSelector[%s]", e->sub.path, key),
+            lg_emit(e, control, lg_strfmt("%s.nodeSelector[%s]", e->sub.path, key), have,
                  lg_strfmt("pod sets nodeSelector %s=%s", key, CLIP(have)),
                  "the lane must run on nodes labelled for it");
             continue;
@@ -552,7 +552,7 @@ static void ctl_node_pinning(lg_eval *e, const char *control)
         /* Workload templates get the pinning when their pods are created. */
         if (!have && e->sub.is_pod && !lg_affinity_pins(&e->rd, e->sub.spec, key, want)) {
             char *what = lg_strfmt("pod is not pinned to nodes labelled %s=%s", key, want);
-            lg_emit(e, control, lg_strfmt("%s.nodeSelector[%s]", e->sub.path, key), what,
+            lg_emit(e, control, lg_strfmt("%s.nodeSelector[%s]", e->sub.path, key), want, what,
                  "set the nodeSelector or a required node affinity (the mutating webhook adds it)");
         }
     }
@@ -571,7 +571,7 @@ static bool visit_limits(const lg_container *c, void *arg)
         if (!json_object_get(lim, keys[i])) {
             char field[48];
             snprintf(field, sizeof field, "resources.limits.%s", keys[i]);
-            lg_emit(e, w->control, cpath(e, c, field),
+            lg_emit(e, w->control, cpath(e, c, field), field,
                  lg_strfmt("container \"%s\" (%s) has no %s", CLIP(c->name), c->ref, field),
                  "runner containers must set cpu and memory limits");
         }

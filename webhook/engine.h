@@ -130,8 +130,9 @@ typedef struct lg_verdict {
     char *lane;           /* lane the pod is in: a granted Lane, or a label naming no Lane
                            * (a lane without grants); NULL when none or refused */
     char *lane_label;     /* raw lane label value, or NULL */
-    lg_finding *findings; /* every violation of every mode */
+    lg_finding *findings; /* every violation of every mode (at most 100) */
     size_t nfindings;
+    size_t unlisted;      /* violations past the listing cap (they still decide) */
     json_t *patch;        /* JSON array of RFC 6902 ops (never NULL after success) */
     json_t *patched;      /* the object with patch applied (only with MUTATE|VALIDATE) */
     lg_explain *explain;  /* only with LG_EVAL_EXPLAIN */

@@ -96,13 +96,102 @@ static void findings_free(lg_finding_list *l)
 
 /* Records a violation of the current policy's control:
  * message "<policy>: <what>; <rule> (<lane phrase>)", warning "<policy>: <what>". */
-void lg_emit(lg_eval *e, const char *control, char *path, char *what, const char *rule)
+/* ---- the old object's violations (UPDATE) ---------------------------- */
+
+/* An exact set of finding keys: policy, control, field path, the raw value
+ * and the description. Exact strings, not hashes: an attacker who controls
+ * both objects must not be able to make a new violation look old. */
+typedef struct lg_keyset {
+    char **slot; /* open addressing, NULL = empty */
+    size_t cap, n;
+} lg_keyset;
+
+static size_t key_hash(const char *s)
 {
-    e->hits++;
+    size_t h = 1469598103934665603u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static bool keyset_has(const lg_keyset *ks, const char *key)
+{
+    if (!ks->cap)
+        return false;
+    for (size_t i = key_hash(key) & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
+        if (!ks->slot[i])
+            return false;
+        if (!strcmp(ks->slot[i], key))
+            return true;
+    }
+}
+
+/* Takes key. False on allocation failure. */
+static bool keyset_add(lg_keyset *ks, char *key)
+{
+    if (keyset_has(ks, key)) {
+        free(key);
+        return true;
+    }
+    if ((ks->n + 1) * 2 > ks->cap) {
+        size_t cap = ks->cap ? ks->cap * 2 : 64;
+        char **slot = calloc(cap, sizeof *slot);
+        if (!slot) {
+            free(key);
+            return false;
+        }
+        for (size_t i = 0; i < ks->cap; i++) {
+            if (!ks->slot[i])
+                continue;
+            size_t j = key_hash(ks->slot[i]) & (cap - 1);
+            while (slot[j])
+                j = (j + 1) & (cap - 1);
+            slot[j] = ks->slot[i];
+        }
+        free(ks->slot);
+        ks->slot = slot;
+        ks->cap = cap;
+    }
+    size_t i = key_hash(key) & (ks->cap - 1);
+    while (ks->slot[i])
+        i = (i + 1) & (ks->cap - 1);
+    ks->slot[i] = key;
+    ks->n++;
+    return true;
+}
+
+static void keyset_free(lg_keyset *ks)
+{
+    for (size_t i = 0; i < ks->cap; i++)
+        free(ks->slot[i]);
+    free(ks->slot);
+    memset(ks, 0, sizeof *ks);
+}
+
+void lg_emit(lg_eval *e, const char *control, char *path, const char *value, char *what,
+             const char *rule)
+{
     if (!path || !what || !rule) {
         e->nomem = true;
         goto out;
     }
+    if (e->old_keys || e->collect) {
+        char *key = lg_strfmt("%s\x1f%s\x1f%s\x1f%s\x1f%s", e->pol->name, control, path, value, what);
+        if (!key) {
+            e->nomem = true;
+            goto out;
+        }
+        if (e->collect) { /* the old object: remember, nothing more */
+            if (!keyset_add(e->collect, key))
+                e->nomem = true;
+            goto out;
+        }
+        bool existed = keyset_has(e->old_keys, key);
+        free(key);
+        if (existed)
+            goto out; /* the old object had it: an UPDATE does not make it new */
+    }
+    e->hits++;
     if (e->found.n >= MAX_FINDINGS) {
         e->found.dropped++;
         e->found.dropped_enforce |= e->pol->mode == LG_MODE_ENFORCE;
@@ -128,14 +217,13 @@ void lg_emit(lg_eval *e, const char *control, char *path, char *what, const char
     char *w = lg_strfmt("%s: %s", e->pol->name, what);
     f.warning = w ? shorten(w, WARNING_MAX) : NULL;
     free(w);
+    free(what);
     if (!f.message || !f.warning) {
         finding_free(&f);
         e->nomem = true;
-        free(what);
         return;
     }
     e->found.v[e->found.n++] = f;
-    free(what);
     return;
 out:
     free(path);
@@ -300,34 +388,20 @@ static bool ev_init(lg_eval *e, const lg_policy_set *set, const lg_request *req,
     return !e->rd.bad;
 }
 
-static bool same_finding(const lg_finding *a, const lg_finding *b)
-{
-    return a->policy == b->policy && !strcmp(a->control, b->control) && !strcmp(a->path, b->path);
-}
-
-/* On UPDATE, drops the violations the old object already had. */
-static void drop_existing(lg_eval *e, const lg_policy_set *set, const lg_request *req)
+/* On UPDATE, collects the keys of every violation the old object already had
+ * (uncapped, without building messages). False only on allocation failure;
+ * an unreadable old object excuses nothing and leaves the set empty. */
+static bool collect_existing(lg_keyset *ks, const lg_policy_set *set, const lg_request *req)
 {
     lg_eval old;
-    if (!ev_init(&old, set, req, req->old_object)) {
-        findings_free(&old.found);
-        return; /* an unreadable old object excuses nothing */
-    }
+    if (!ev_init(&old, set, req, req->old_object))
+        return true;
+    old.collect = ks;
     validate(&old);
-    if (!old.rd.bad && !old.nomem) {
-        size_t kept = 0;
-        for (size_t i = 0; i < e->found.n; i++) {
-            bool existed = false;
-            for (size_t j = 0; j < old.found.n && !existed; j++)
-                existed = same_finding(&e->found.v[i], &old.found.v[j]);
-            if (existed)
-                finding_free(&e->found.v[i]);
-            else
-                e->found.v[kept++] = e->found.v[i];
-        }
-        e->found.n = kept;
-    }
     findings_free(&old.found);
+    if (old.rd.bad)
+        keyset_free(ks);
+    return !old.nomem;
 }
 
 static bool in_scope(const lg_request *req)
@@ -373,6 +447,7 @@ lg_status lg_evaluate(const lg_policy_set *set, const lg_request *req, unsigned 
         return LG_ERR_INPUT;
     }
     lg_explain_list explain = {0};
+    lg_keyset old_keys = {0};
     lg_eval e;
     lg_status st = LG_OK;
     if (!ev_init(&e, set, req, req->object))
@@ -389,11 +464,14 @@ lg_status lg_evaluate(const lg_policy_set *set, const lg_request *req, unsigned 
             out->patched = json_incref(req->object);
     }
     if (flags & LG_EVAL_VALIDATE) {
+        if (req->op == LG_OP_UPDATE && req->old_object && !json_is_null(req->old_object)) {
+            if (!collect_existing(&old_keys, set, req))
+                e.nomem = true;
+            e.old_keys = &old_keys;
+        }
         validate(&e);
         if (e.rd.bad)
             goto malformed;
-        if (req->op == LG_OP_UPDATE && req->old_object && !json_is_null(req->old_object))
-            drop_existing(&e, set, req);
     }
     if (e.found.dropped && e.found.n) {
         /* Say that the list is cut, in the last finding, so no decision changes. */
@@ -408,10 +486,11 @@ lg_status lg_evaluate(const lg_policy_set *set, const lg_request *req, unsigned 
         st = LG_ERR_NOMEM;
         goto fail;
     }
+    keyset_free(&old_keys);
     out->findings = e.found.v;
     out->nfindings = e.found.n;
-    /* Unlisted violations still decide (fail closed, also on UPDATE where
-     * they could not be compared with the old object's). */
+    out->unlisted = e.found.dropped;
+    /* Unlisted violations still decide. */
     out->allowed = !e.found.dropped_enforce;
     for (size_t i = 0; i < out->nfindings; i++)
         if (out->findings[i].mode == LG_MODE_ENFORCE)
@@ -430,6 +509,7 @@ malformed:
     lg_diag_set(diag, NULL, 0, 0, "malformed %s: %s", req->kind, e.rd.msg);
     st = LG_ERR_INPUT;
 fail:
+    keyset_free(&old_keys);
     findings_free(&e.found);
     for (size_t i = 0; i < explain.n; i++)
         free(explain.v[i].detail);

@@ -55,6 +55,8 @@ typedef struct lg_eval {
     size_t hits;           /* findings of the current control */
     lg_finding_list found;
     lg_explain_list *explain;
+    struct lg_keyset *old_keys; /* UPDATE: violations the old object had */
+    struct lg_keyset *collect;  /* evaluating the old object: keys go here */
     bool nomem;
 } lg_eval;
 
@@ -62,10 +64,13 @@ typedef struct lg_eval {
 const char *lg_clip(char *buf, size_t size, const char *s);
 #define CLIP(s) lg_clip((char[72]){0}, 72, (s))
 
-/* Records a violation of e's current policy (takes path and what; path, what
- * and rule may be NULL after a failed allocation, which fails the evaluation):
- * "<policy>: <what>; <rule> (<lane phrase>)". */
-void lg_emit(lg_eval *e, const char *control, char *path, char *what, const char *rule);
+/* Records a violation of e's current policy: "<policy>: <what>; <rule> (<lane
+ * phrase>)". Takes path and what; path, what and rule may be NULL after a
+ * failed allocation, which fails the evaluation. value is the raw offending
+ * value: with what and path it identifies the violation when an UPDATE is
+ * compared with the old object. */
+void lg_emit(lg_eval *e, const char *control, char *path, const char *value, char *what,
+             const char *rule);
 
 /* "only lane "dind" in namespaces a,b may", over the lanes grants() accepts. */
 char *lg_who_may(const lg_eval *e, bool (*grants)(const lg_lane *, const void *), const void *arg);

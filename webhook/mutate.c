@@ -86,6 +86,35 @@ done:
     lg_buf_free(&path);
 }
 
+/* The apiserver copies the old seccomp/AppArmor annotations into an empty
+ * field after admission and rejects a pod whose annotation and field differ,
+ * so a default must not fill a field such an annotation already speaks for. */
+static bool field_is(const lg_mutation *mu, const char *profile)
+{
+    return mu->nsegs >= 2 && !strcmp(mu->segs[0], "securityContext") && !strcmp(mu->segs[1], profile);
+}
+
+static bool annotated(mut *m, const char *prefix, const char *container)
+{
+    char key[320];
+    snprintf(key, sizeof key, "%s%s", prefix, container ? container : "");
+    return json_object_get(m->in->sub->annotations, key) != NULL;
+}
+
+static bool pod_annotation_covers(mut *m, const lg_mutation *mu)
+{
+    return field_is(mu, "seccompProfile") && annotated(m, "seccomp.security.alpha.kubernetes.io/pod", NULL);
+}
+
+static bool container_annotation_covers(mut *m, const lg_mutation *mu, json_t *c)
+{
+    const char *name = json_string_value(json_object_get(c, "name"));
+    return (field_is(mu, "seccompProfile") &&
+            annotated(m, "container.seccomp.security.alpha.kubernetes.io/", name)) ||
+           (field_is(mu, "appArmorProfile") &&
+            annotated(m, "container.apparmor.security.beta.kubernetes.io/", name));
+}
+
 static bool is_windows(mut *m)
 {
     json_t *os = lg_get_obj(m->r, m->in->sub->spec, "os", "spec");
@@ -125,6 +154,8 @@ static void container_default(mut *m, const lg_mutation *mu)
                 goto out;
             if (is_ape && ape_conflicts(m, lg_get_obj(m->r, c, "securityContext", lg_container_lists[l]),
                                         lg_container_lists[l]))
+                continue;
+            if (container_annotation_covers(m, mu, c))
                 continue;
             ptr.len = 0;
             lg_buf_adds(&ptr, m->in->sub->pointer);
@@ -290,6 +321,8 @@ bool lg_mutate(lg_reader *r, const lg_mutate_in *in, json_t *patch)
             if (!why && windows && mu->kind != LG_MUT_NODE_PINNING && mu->nsegs &&
                 !strcmp(mu->segs[0], "securityContext"))
                 why = "Windows pods take no Linux security defaults";
+            if (!why && mu->kind == LG_MUT_POD_DEFAULT && pod_annotation_covers(&m, mu))
+                why = "the pod's seccomp annotation sets it (the apiserver copies it over)";
             if (why) {
                 lg_explain_push(in->explain, p->name, mutation_rule(mu), LG_OUTCOME_SKIP, why);
                 continue;

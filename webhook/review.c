@@ -223,7 +223,11 @@ static json_t *response_json(const char *uid, lg_endpoint ep, const lg_verdict *
         goto oom;
     if (error || !v->allowed) {
         char *msg = error ? NULL : join_findings(v, LG_MODE_ENFORCE, false, "\n");
-        json_t *st = json_pack("{s:i, s:s}", "code", error ? 400 : 403, "message", error ? error : msg ? msg : "denied");
+        if (!error && !msg) /* every listed finding was warn/audit: the enforce ones were cut */
+            msg = lg_strfmt("lanegate: %zu violations were not listed (over the limit of %zu)",
+                            v->unlisted, v->nfindings);
+        json_t *st = json_pack("{s:i, s:s}", "code", error ? 400 : 403, "message",
+                               error ? error : msg ? msg : "denied");
         free(msg);
         if (!st || json_object_set_new(resp, "status", st))
             goto oom;
