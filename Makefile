@@ -27,7 +27,7 @@ TEST_BINS   := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 E2E_SCRIPTS := $(filter-out tests/e2e/lib.sh,$(sort $(wildcard tests/e2e/*.sh)))
 BIN         := $(BUILD)/lanegate
 
-.PHONY: all deps test unit e2e asan run bench bench-engine clean valgrind
+.PHONY: all deps test unit e2e asan run bench bench-engine bench-serve clean valgrind
 
 all: $(BIN) lanegate
 
@@ -121,3 +121,13 @@ dev-manifests: $(BIN)
 	  (umask 077; kubectl kustomize manifests/overlays/dev > $(BUILD)/lanegate-dev.yaml) && \
 	  echo "rendered $(BUILD)/lanegate-dev.yaml (holds the dev TLS key, mode 0600)"; \
 	else echo "kubectl not found: manifests/overlays/dev/generated/ is ready for kubectl apply -k"; fi
+
+# Server benchmark: lanegate serve vs nginx and an MHD+GnuTLS+jansson ceiling (tests/bench/).
+$(BUILD)/bench/ceiling: tests/bench/ceiling.c webhook/tls.h
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
+
+bench-serve: $(BIN) $(BUILD)/bench/ceiling
+	LANEGATE=$(CURDIR)/$(BIN) CEILING=$(CURDIR)/$(BUILD)/bench/ceiling bash tests/bench/serve_bench.sh
+
+bench: bench-serve

@@ -86,12 +86,9 @@ static void write_all(const char *s, size_t n)
     }
 }
 
-void lg_log_event(lg_log_level l, const char *event, json_t *fields)
+/* A new line object holding time, level and event (NULL on allocation failure). */
+static json_t *line_new(lg_log_level l, const char *event)
 {
-    if (!lg_log_enabled(l)) {
-        json_decref(fields);
-        return;
-    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -99,18 +96,18 @@ void lg_log_event(lg_log_level l, const char *event, json_t *fields)
     char when[40];
     size_t wn = strftime(when, sizeof when - 6, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(when + wn, sizeof when - wn, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
-
     json_t *o = json_object();
-    if (!o) {
-        json_decref(fields);
-        return;
-    }
-    json_object_set_new(o, "time", json_string(when));
-    json_object_set_new(o, "level", json_string(lg_log_level_name(l)));
-    json_object_set_new(o, "event", lg_log_str(event));
-    if (fields && json_is_object(fields))
-        json_object_update(o, fields);
-    json_decref(fields);
+    if (!o)
+        return NULL;
+    json_object_set_new_nocheck(o, "time", json_string_nocheck(when));
+    json_object_set_new_nocheck(o, "level", json_string_nocheck(lg_log_level_name(l)));
+    json_object_set_new_nocheck(o, "event", lg_log_str(event));
+    return o;
+}
+
+/* Writes o as one line and releases it. */
+static void line_emit(json_t *o)
+{
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!line)
@@ -121,6 +118,16 @@ void lg_log_event(lg_log_level l, const char *event, json_t *fields)
     write_all(line, n + 1);
     pthread_mutex_unlock(&log_lock);
     free(line);
+}
+
+void lg_log_event(lg_log_level l, const char *event, json_t *fields)
+{
+    json_t *o = lg_log_enabled(l) ? line_new(l, event) : NULL;
+    if (o && fields && json_is_object(fields))
+        json_object_update(o, fields);
+    json_decref(fields);
+    if (o)
+        line_emit(o);
 }
 
 void lg_log_msg(lg_log_level l, const char *event, const char *fmt, ...)
@@ -163,22 +170,22 @@ void lg_log_decision(const char *endpoint, const lg_review_result *r, int http_s
 {
     if (!lg_log_enabled(LG_LOG_INFO))
         return;
-    json_t *f = json_object();
+    json_t *f = line_new(LG_LOG_INFO, "decision");
     if (!f)
         return;
     const char *decision = http_status != 200 ? "error" : r->allowed ? "allow" : "deny";
-    json_object_set_new(f, "uid", lg_log_str(r->uid));
-    json_object_set_new(f, "kind", lg_log_str(r->kind));
-    json_object_set_new(f, "namespace", lg_log_str(r->namespace));
-    json_object_set_new(f, "name", lg_log_str(r->name));
-    json_object_set_new(f, "operation", lg_log_str(r->operation));
-    json_object_set_new(f, "lane", lg_log_str(r->lane));
-    json_object_set_new(f, "endpoint", lg_log_str(endpoint));
-    json_object_set_new(f, "decision", json_string(decision));
-    json_object_set_new(f, "patched", json_boolean(r->patched));
-    json_object_set_new(f, "policies", split_list(r->policies));
-    json_object_set_new(f, "reasons", lg_log_str(r->reasons));
-    json_object_set_new(f, "status", json_integer(http_status));
-    json_object_set_new(f, "duration_us", json_integer(duration_us));
-    lg_log_event(LG_LOG_INFO, "decision", f);
+    json_object_set_new_nocheck(f, "uid", lg_log_str(r->uid));
+    json_object_set_new_nocheck(f, "kind", lg_log_str(r->kind));
+    json_object_set_new_nocheck(f, "namespace", lg_log_str(r->namespace));
+    json_object_set_new_nocheck(f, "name", lg_log_str(r->name));
+    json_object_set_new_nocheck(f, "operation", lg_log_str(r->operation));
+    json_object_set_new_nocheck(f, "lane", lg_log_str(r->lane));
+    json_object_set_new_nocheck(f, "endpoint", lg_log_str(endpoint));
+    json_object_set_new_nocheck(f, "decision", json_string_nocheck(decision));
+    json_object_set_new_nocheck(f, "patched", json_boolean(r->patched));
+    json_object_set_new_nocheck(f, "policies", split_list(r->policies));
+    json_object_set_new_nocheck(f, "reasons", lg_log_str(r->reasons));
+    json_object_set_new_nocheck(f, "status", json_integer(http_status));
+    json_object_set_new_nocheck(f, "duration_us", json_integer(duration_us));
+    line_emit(f);
 }

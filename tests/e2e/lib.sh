@@ -4,6 +4,9 @@
 # these helpers are killed and the temp dir removed on exit, whatever happens.
 # Needs: $LANEGATE (absolute path of the binary), curl, certtool (gnutls-bin).
 
+# Run on its own (make e2e runs every tests/e2e/*.sh): nothing to do.
+[ "${BASH_SOURCE[0]}" = "$0" ] && exit 0
+
 set -euo pipefail
 
 LG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -13,7 +16,19 @@ LG_FAILS=0
 LG_CHECKS=0
 
 lg_cleanup() {
-    local pid
+    local pid i
+    # TERM first (nginx's master then stops its workers), KILL what is left.
+    for pid in "${LG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for i in $(seq 1 40); do
+        for pid in "${LG_PIDS[@]}"; do
+            kill -0 "$pid" 2>/dev/null && break
+            pid=
+        done
+        [ -z "$pid" ] && break
+        sleep 0.05
+    done
     for pid in "${LG_PIDS[@]}"; do
         kill -KILL "$pid" 2>/dev/null || true
     done
@@ -104,6 +119,19 @@ TMPL
 lg_cert_serial() {
     certtool --certificate-info --infile "$1" 2>/dev/null |
         awk '/Serial Number \(hex\)/ {print tolower($4); exit}'
+}
+
+# A loopback TCP port nobody listens on right now (for servers that cannot take
+# port 0; lanegate itself is started on port 0 and reports its port).
+lg_free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
 }
 
 # ---- the server ------------------------------------------------------------
