@@ -72,8 +72,13 @@ valgrind: $(BIN) $(TEST_BINS)
 	@set -e; for t in $(TEST_BINS); do echo "== valgrind $$t"; \
 	  CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 $$t; done
 
+# The webhook on https://127.0.0.1:8443 with dev certificates (made once in
+# certs/dev by `lanegate certs`; trust certs/dev/ca.crt) and the default policies.
 run: deps $(BIN)
-	./$(BIN) check --policies policies tests/data/pods/allow/*.yaml || true
+	@[ -f certs/dev/tls.crt ] && [ -f certs/dev/tls.key ] || \
+	  ./$(BIN) certs --out certs/dev --dns localhost --ip 127.0.0.1 --ca-bundle certs/dev/ca-bundle.b64
+	./$(BIN) serve --listen 127.0.0.1:8443 --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key \
+	  --policies policies
 
 clean:
 	rm -rf build build-* lanegate

@@ -2,7 +2,8 @@
 #
 # Every script: `. tests/e2e/lib.sh`, then lg_setup. Processes started through
 # these helpers are killed and the temp dir removed on exit, whatever happens.
-# Needs: $LANEGATE (absolute path of the binary), curl, certtool (gnutls-bin).
+# Needs: $LANEGATE (absolute path of the binary), curl, certtool and gnutls-cli
+# (gnutls-bin), jq.
 
 # Run on its own (make e2e runs every tests/e2e/*.sh): nothing to do.
 [ "${BASH_SOURCE[0]}" = "$0" ] && exit 0
@@ -68,33 +69,11 @@ lg_done() {
 # ---- certificates ----------------------------------------------------------
 
 # The one place that makes serving certificates: DIR gets ca.crt ca.key tls.crt
-# tls.key, a CA and a serving cert for localhost/127.0.0.1 signed by it.
-# (When `lanegate certs` exists it replaces the certtool calls here.)
+# tls.key from `lanegate certs` (a CA, and a serving cert for localhost and
+# 127.0.0.1 signed by it). certtool below only makes the extra certificates the
+# tests need (client certs, rotated pairs, a rogue CA).
 lg_make_certs() {
-    local dir=$1
-    mkdir -p "$dir"
-    if "$LANEGATE" certs --help >/dev/null 2>&1 && "$LANEGATE" certs --out "$dir" --dns localhost --ip 127.0.0.1 >/dev/null 2>&1; then
-        return 0
-    fi
-    cat >"$dir/ca.tmpl" <<TMPL
-cn = "lanegate test CA"
-ca
-cert_signing_key
-expiration_days = 30
-TMPL
-    cat >"$dir/tls.tmpl" <<TMPL
-cn = "lanegate"
-dns_name = "localhost"
-ip_address = "127.0.0.1"
-tls_www_server
-signing_key
-encryption_key
-expiration_days = 30
-TMPL
-    certtool --generate-privkey --key-type ecdsa --outfile "$dir/ca.key" 2>/dev/null
-    certtool --generate-self-signed --load-privkey "$dir/ca.key" --template "$dir/ca.tmpl" \
-        --outfile "$dir/ca.crt" 2>/dev/null
-    lg_sign_cert "$dir" tls "$dir/tls.tmpl"
+    "$LANEGATE" certs --out "$1" --dns localhost --ip 127.0.0.1 >/dev/null
 }
 
 # lg_sign_cert DIR NAME TEMPLATE: NAME.key + NAME.crt signed by DIR/ca.{crt,key}.
