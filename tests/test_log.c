@@ -1,6 +1,7 @@
 /* test_log.c — one valid JSON object per line, levels, escaping of hostile
  * strings, the decision line's fields, and no interleaving across threads. */
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lgtest.h"
@@ -166,6 +167,73 @@ START_TEST(threads_never_interleave)
 }
 END_TEST
 
+typedef struct drain {
+    int fd;
+    char *buf;
+    size_t len, cap;
+} drain;
+
+static void *drain_main(void *arg)
+{
+    drain *d = arg;
+    for (;;) {
+        if (d->len + 65536 > d->cap) {
+            d->cap = d->cap ? d->cap * 2 : 1 << 20;
+            d->buf = realloc(d->buf, d->cap);
+        }
+        ssize_t n = read(d->fd, d->buf + d->len, d->cap - d->len);
+        if (n <= 0)
+            break;
+        d->len += (size_t)n;
+    }
+    return NULL;
+}
+
+/* A stalled stderr (nobody reads the pipe) never blocks a caller: lines beyond
+ * the queue are dropped and counted, the rest arrive whole and in order. */
+START_TEST(stalled_output_drops_instead_of_blocking)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    lg_log_setup(p[1], LG_LOG_INFO);
+    ck_assert(lg_log_start_async(16384));
+    char msg[300];
+    memset(msg, 'x', sizeof msg - 1);
+    msg[sizeof msg - 1] = '\0';
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 3000; i++)
+        lg_log_msg(LG_LOG_INFO, "t", "%d %s", i, msg); /* ~1 MB into a 64 KB pipe */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_msg(t1.tv_sec - t0.tv_sec < 2, "callers waited on the stalled pipe");
+    uint64_t lost = lg_log_dropped();
+    ck_assert_uint_gt(lost, 0);
+    drain d = {.fd = p[0]};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, drain_main, &d), 0);
+    lg_log_stop_async(); /* flushes the queue */
+    close(p[1]);
+    pthread_join(th, NULL);
+    close(p[0]);
+    size_t lines = 0;
+    long last = -1;
+    for (char *l = d.buf, *e; l < d.buf + d.len; l = e + 1) {
+        e = memchr(l, '\n', (size_t)(d.buf + d.len - l));
+        ck_assert_ptr_nonnull(e);
+        *e = '\0';
+        json_t *o = json_loads(l, 0, NULL);
+        ck_assert_msg(o != NULL, "broken line");
+        long i = strtol(str(o, "msg"), NULL, 10);
+        ck_assert_int_gt(i, last); /* in order */
+        last = i;
+        json_decref(o);
+        lines++;
+    }
+    ck_assert_uint_eq(lines + lost, 3000);
+    free(d.buf);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("log");
@@ -175,6 +243,7 @@ static Suite *suite(void)
     tcase_add_test(tc, hostile_strings_stay_one_line);
     tcase_add_test(tc, decision_line_fields);
     tcase_add_test(tc, threads_never_interleave);
+    tcase_add_test(tc, stalled_output_drops_instead_of_blocking);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -39,6 +39,7 @@ START_TEST(declares_every_family)
         {"lanegate_http_responses_total", "counter"},
         {"lanegate_tls_reloads_total", "counter"},
         {"lanegate_inflight_requests", "gauge"},
+        {"lanegate_log_lines_dropped_total", "counter"},
     };
     for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
         char want[160];

@@ -26,6 +26,8 @@
 #include "watch.h"
 
 enum { EXIT_RUNTIME = 1 }; /* could not bind, thread or inotify failure */
+/* Log lines waiting for stderr: ~10k decision lines, a few seconds of a stall. */
+#define LOG_QUEUE_BYTES ((size_t)4 << 20)
 
 typedef enum opt_id {
     O_POLICIES,
@@ -62,7 +64,7 @@ static const struct opt {
     [O_LOG_LEVEL] = {"--log-level", "LEVEL", "LANEGATE_LOG_LEVEL", "info", 0, 0,
                      "debug, info (one line per decision), warn or error"},
     [O_MAX_CONNS] = {"--max-connections", "N", "LANEGATE_MAX_CONNECTIONS", "1000", 1, 60000,
-                     "connections served at once; more are refused"},
+                     "connections served at once; beyond it new ones are not accepted"},
     [O_IDLE_TIMEOUT] = {"--idle-timeout", "SECONDS", "LANEGATE_IDLE_TIMEOUT", "120", 0, 86400,
                         "close a connection idle this long (above Go's 90 s keep-alive)"},
     [O_SHUTDOWN_TIMEOUT] = {"--shutdown-timeout", "SECONDS", "LANEGATE_SHUTDOWN_TIMEOUT", "20", 0,
@@ -242,28 +244,12 @@ static void log_fatal(const char *what, const char *detail)
     lg_log_event(LG_LOG_ERROR, "fatal", f);
 }
 
-int cmd_serve(int argc, char **argv)
+/* Everything after option parsing: load, serve, stop. Returns the exit code. */
+static int serve(long threads, long max_conns, long idle, long drain_s,
+                 struct sockaddr_storage *addr, const char *host)
 {
-    if (!parse_args(argc, argv))
-        return LG_EXIT_USAGE;
-    lg_log_level level;
-    if (!lg_log_level_parse(val[O_LOG_LEVEL], &level)) {
-        fprintf(stderr, "lanegate serve: --log-level must be debug, info, warn or error\n");
-        return LG_EXIT_USAGE;
-    }
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    long threads, max_conns, idle, drain_s;
-    if (!num_opt(O_THREADS, ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1, &threads) ||
-        !num_opt(O_MAX_CONNS, 1000, &max_conns) || !num_opt(O_IDLE_TIMEOUT, 120, &idle) ||
-        !num_opt(O_SHUTDOWN_TIMEOUT, 20, &drain_s))
-        return LG_EXIT_USAGE;
-    struct sockaddr_storage addr;
-    char host[INET6_ADDRSTRLEN + 2];
-    if (!parse_listen(val[O_LISTEN], &addr, host, sizeof host)) {
-        fprintf(stderr, "lanegate serve: --listen must be ADDR:PORT, not '%s'\n", val[O_LISTEN]);
-        return LG_EXIT_USAGE;
-    }
-    lg_log_setup(STDERR_FILENO, level);
+    if (!lg_log_start_async(LOG_QUEUE_BYTES))
+        lg_log_msg(LG_LOG_WARN, "log", "no log writer thread: writing log lines directly");
     if (!setup_signals()) {
         log_fatal("cannot set up signal handling", strerror(errno));
         return EXIT_RUNTIME;
@@ -298,7 +284,7 @@ int cmd_serve(int argc, char **argv)
     lg_diags_free(&diags);
 
     lg_server_config cfg = {
-        .addr = (const struct sockaddr *)&addr,
+        .addr = (const struct sockaddr *)addr,
         .threads = (unsigned)threads,
         .max_connections = (unsigned)max_conns,
         .idle_timeout_s = (unsigned)idle,
@@ -371,3 +357,31 @@ int cmd_serve(int argc, char **argv)
     close(sig_pipe[1]);
     return LG_EXIT_OK;
 }
+
+int cmd_serve(int argc, char **argv)
+{
+    if (!parse_args(argc, argv))
+        return LG_EXIT_USAGE;
+    lg_log_level level;
+    if (!lg_log_level_parse(val[O_LOG_LEVEL], &level)) {
+        fprintf(stderr, "lanegate serve: --log-level must be debug, info, warn or error\n");
+        return LG_EXIT_USAGE;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long threads, max_conns, idle, drain_s;
+    if (!num_opt(O_THREADS, ncpu > 0 ? (ncpu > 256 ? 256 : ncpu) : 1, &threads) ||
+        !num_opt(O_MAX_CONNS, 1000, &max_conns) || !num_opt(O_IDLE_TIMEOUT, 120, &idle) ||
+        !num_opt(O_SHUTDOWN_TIMEOUT, 20, &drain_s))
+        return LG_EXIT_USAGE;
+    struct sockaddr_storage addr;
+    char host[INET6_ADDRSTRLEN + 2];
+    if (!parse_listen(val[O_LISTEN], &addr, host, sizeof host)) {
+        fprintf(stderr, "lanegate serve: --listen must be ADDR:PORT, not '%s'\n", val[O_LISTEN]);
+        return LG_EXIT_USAGE;
+    }
+    lg_log_setup(STDERR_FILENO, level);
+    int rc = serve(threads, max_conns, idle, drain_s, &addr, host);
+    lg_log_stop_async(); /* write what is still queued */
+    return rc;
+}
+

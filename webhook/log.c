@@ -1,11 +1,15 @@
 /* log.c — one JSON object per line (jansson does the escaping).
  *
  * Invariants: the level and fd are set once before any thread starts; each
- * line is built off-lock and written with one locked write loop, so lines of
- * concurrent requests never interleave. Never logs objects or Secret data:
- * decision lines carry only the request's identity and the engine's reasons. */
+ * line is built off-lock, then either written under the lock (sync mode) or
+ * queued for the writer thread (async mode, the server). The queue is bounded:
+ * when stderr cannot keep up (a stalled log pipe, a disk in writeback) lines
+ * are dropped and counted, and no request ever waits on the log. Lines never
+ * interleave. Never logs objects or Secret data: decision lines carry only the
+ * request's identity and the engine's reasons. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,21 @@
 static int log_fd = 2;
 static lg_log_level log_min = LG_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* async mode: a FIFO of lines, guarded by log_lock */
+typedef struct qline {
+    struct qline *next;
+    size_t len;
+    char *text;
+} qline;
+static struct {
+    bool on, stop;
+    pthread_t thread;
+    pthread_cond_t wake;
+    qline *head, *tail;
+    size_t bytes, max_bytes;
+} q = {.wake = PTHREAD_COND_INITIALIZER};
+static atomic_uint_fast64_t dropped;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -115,9 +134,91 @@ static void line_emit(json_t *o)
     size_t n = strlen(line);
     line[n] = '\n'; /* json_dumps' NUL becomes the newline; length stays known */
     pthread_mutex_lock(&log_lock);
-    write_all(line, n + 1);
+    if (!q.on) {
+        write_all(line, n + 1);
+        pthread_mutex_unlock(&log_lock);
+        free(line);
+        return;
+    }
+    qline *ql = q.bytes + n + 1 <= q.max_bytes ? malloc(sizeof *ql) : NULL;
+    if (!ql) {
+        pthread_mutex_unlock(&log_lock);
+        atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+        free(line);
+        return;
+    }
+    ql->next = NULL;
+    ql->len = n + 1;
+    ql->text = line;
+    if (q.tail)
+        q.tail->next = ql;
+    else
+        q.head = ql;
+    q.tail = ql;
+    q.bytes += ql->len;
+    pthread_cond_signal(&q.wake);
     pthread_mutex_unlock(&log_lock);
-    free(line);
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&log_lock);
+    for (;;) {
+        while (!q.head && !q.stop)
+            pthread_cond_wait(&q.wake, &log_lock);
+        if (!q.head && q.stop)
+            break;
+        qline *batch = q.head;
+        q.head = q.tail = NULL;
+        q.bytes = 0;
+        pthread_mutex_unlock(&log_lock);
+        while (batch) { /* written off-lock: producers never wait on the fd */
+            qline *next = batch->next;
+            write_all(batch->text, batch->len);
+            free(batch->text);
+            free(batch);
+            batch = next;
+        }
+        pthread_mutex_lock(&log_lock);
+    }
+    pthread_mutex_unlock(&log_lock);
+    return NULL;
+}
+
+bool lg_log_start_async(size_t max_bytes)
+{
+    pthread_mutex_lock(&log_lock);
+    if (q.on) {
+        pthread_mutex_unlock(&log_lock);
+        return true;
+    }
+    q.stop = false;
+    q.max_bytes = max_bytes;
+    q.on = pthread_create(&q.thread, NULL, writer_main, NULL) == 0;
+    pthread_mutex_unlock(&log_lock);
+    return q.on;
+}
+
+void lg_log_stop_async(void)
+{
+    pthread_mutex_lock(&log_lock);
+    if (!q.on) {
+        pthread_mutex_unlock(&log_lock);
+        return;
+    }
+    q.stop = true;
+    pthread_cond_signal(&q.wake);
+    pthread_mutex_unlock(&log_lock);
+    pthread_join(q.thread, NULL); /* the writer drains the queue first */
+    pthread_mutex_lock(&log_lock);
+    q.on = false;
+    pthread_mutex_unlock(&log_lock);
+}
+
+uint64_t lg_log_dropped(void)
+{
+    return atomic_load_explicit(&dropped, memory_order_relaxed);
 }
 
 void lg_log_event(lg_log_level l, const char *event, json_t *fields)

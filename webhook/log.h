@@ -5,6 +5,7 @@
 #define LG_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "engine.h"
@@ -21,6 +22,14 @@ const char *lg_log_level_name(lg_log_level l);
 
 /* Lines at or above min go to fd (default: 2 and info). Call before threads start. */
 void lg_log_setup(int fd, lg_log_level min);
+
+/* From now on a writer thread does the writing; lines wait in a queue of at
+ * most max_bytes and are dropped (and counted) past it, so a slow or stalled
+ * fd never blocks a caller. lg_log_stop_async() writes what is queued and
+ * returns to direct writes. */
+bool lg_log_start_async(size_t max_bytes);
+void lg_log_stop_async(void);
+uint64_t lg_log_dropped(void); /* lines dropped because the queue was full */
 bool lg_log_enabled(lg_log_level l);
 
 /* Writes {"time","level","event", ...fields}. fields (a JSON object, may be

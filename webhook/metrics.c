@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -171,6 +172,10 @@ char *lg_metrics_render(size_t *len)
          "notAfter of the serving certificate in use, as a Unix timestamp.");
     lg_buf_addf(&b, "lanegate_tls_certificate_expiry_timestamp_seconds %lld\n",
                 (long long)GET(m.cert_expiry));
+
+    head(&b, "lanegate_log_lines_dropped_total", "counter",
+         "Log lines dropped because stderr could not keep up (requests never wait on the log).");
+    lg_buf_addf(&b, "lanegate_log_lines_dropped_total %llu\n", (unsigned long long)lg_log_dropped());
 
     head(&b, "lanegate_build_info", "gauge", "Always 1; the version is a label.");
     lg_buf_addf(&b, "lanegate_build_info{version=\"%s\"} 1\n", LG_VERSION);
