@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <limits.h>
+#include <sys/uio.h>
 
 #include "log.h"
 #include "util.h"
@@ -150,14 +152,51 @@ static void line_emit(json_t *o)
     ql->next = NULL;
     ql->len = n + 1;
     ql->text = line;
+    bool was_empty = !q.head;
     if (q.tail)
         q.tail->next = ql;
     else
         q.head = ql;
     q.tail = ql;
     q.bytes += ql->len;
-    pthread_cond_signal(&q.wake);
+    if (was_empty) /* the writer sleeps only on an empty queue */
+        pthread_cond_signal(&q.wake);
     pthread_mutex_unlock(&log_lock);
+}
+
+/* Writes a batch with as few system calls as possible, then frees it. */
+static void write_batch(qline *batch)
+{
+    struct iovec iov[IOV_MAX < 256 ? IOV_MAX : 256];
+    while (batch) {
+        int n = 0;
+        qline *first = batch;
+        for (; batch && n < (int)(sizeof iov / sizeof iov[0]); batch = batch->next, n++) {
+            iov[n].iov_base = batch->text;
+            iov[n].iov_len = batch->len;
+        }
+        int i = 0;
+        while (i < n) {
+            ssize_t w = writev(log_fd, iov + i, n - i);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                break; /* nowhere left to report it */
+            }
+            while (i < n && (size_t)w >= iov[i].iov_len)
+                w -= (ssize_t)iov[i++].iov_len;
+            if (i < n) {
+                iov[i].iov_base = (char *)iov[i].iov_base + w;
+                iov[i].iov_len -= (size_t)w;
+            }
+        }
+        while (first != batch) {
+            qline *next = first->next;
+            free(first->text);
+            free(first);
+            first = next;
+        }
+    }
 }
 
 static void *writer_main(void *arg)
@@ -169,17 +208,19 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&q.wake, &log_lock);
         if (!q.head && q.stop)
             break;
+        if (!q.stop) {
+            /* Let a few milliseconds of lines gather: one wake-up and one
+             * writev per batch instead of one per request. */
+            pthread_mutex_unlock(&log_lock);
+            struct timespec pause = {0, 5 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+            pthread_mutex_lock(&log_lock);
+        }
         qline *batch = q.head;
         q.head = q.tail = NULL;
         q.bytes = 0;
         pthread_mutex_unlock(&log_lock);
-        while (batch) { /* written off-lock: producers never wait on the fd */
-            qline *next = batch->next;
-            write_all(batch->text, batch->len);
-            free(batch->text);
-            free(batch);
-            batch = next;
-        }
+        write_batch(batch); /* off-lock: producers never wait on the fd */
         pthread_mutex_lock(&log_lock);
     }
     pthread_mutex_unlock(&log_lock);

@@ -31,7 +31,12 @@ typedef struct conn {
     int fd;
     bool busy;    /* a request has started and is not completed */
     int peer_ok;  /* -1 not checked yet, else lg_tls_peer_ok() */
+    char *spare;  /* the last request's body buffer, reused by the next one */
+    size_t spare_cap;
 } conn;
+
+/* Body buffers up to this size stay with their connection between requests. */
+#define SPARE_MAX ((size_t)64 * 1024)
 
 typedef enum route {
     R_VALIDATE = 0,
@@ -131,6 +136,29 @@ static enum MHD_Result respond(lg_server *s, struct MHD_Connection *mc, req *r, 
 }
 
 #define JSON_CT "application/json"
+
+/* Queues a malloc'd JSON body that MHD takes over (frees it even on failure). */
+static enum MHD_Result respond_owned(lg_server *s, struct MHD_Connection *mc, req *r,
+                                     unsigned status, char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_CT);
+    if (atomic_load(&s->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(mc, status, resp);
+    MHD_destroy_response(resp);
+    if (ret == MHD_YES) {
+        r->responded = true;
+        r->status = status;
+        lg_metrics_http_response(status);
+    }
+    return ret;
+}
 /* Error bodies are Kubernetes Status objects, like the engine's 400. */
 #define ERR_BODY(code, reason, msg)                                                         \
     "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"status\":\"Failure\",\"code\":" #code      \
@@ -204,10 +232,12 @@ static enum MHD_Result begin(lg_server *s, struct MHD_Connection *mc, req *r, co
             if (errno || end == cl || n > s->cfg.max_body)
                 return respond_error(s, mc, r, MHD_HTTP_CONTENT_TOO_LARGE,
                                      E_TOO_LARGE, NULL);
-            if (n > 0) { /* one allocation for the usual case */
-                r->body.s = malloc((size_t)n + 1);
-                if (r->body.s)
+            if (n > 0 && r->body.cap < (size_t)n + 1) { /* one allocation at most */
+                char *p = realloc(r->body.s, (size_t)n + 1);
+                if (p) {
+                    r->body.s = p;
                     r->body.cap = (size_t)n + 1;
+                }
             }
         }
         return MHD_YES;
@@ -238,8 +268,8 @@ static enum MHD_Result serve_review(lg_server *s, struct MHD_Connection *mc, req
     lg_decision d = status != MHD_HTTP_OK ? LG_DECISION_ERROR
                     : res.allowed         ? LG_DECISION_ALLOW
                                           : LG_DECISION_DENY;
-    enum MHD_Result ret =
-        respond(s, mc, r, status, JSON_CT, res.body, res.body_len, true, NULL);
+    enum MHD_Result ret = respond_owned(s, mc, r, status, res.body, res.body_len);
+    res.body = NULL; /* MHD frees it (or already did) */
     lg_metrics_review(ep, d, secs);
     lg_log_decision(ep == LG_ENDPOINT_MUTATE ? "mutate" : "validate", &res, (int)status,
                     (long long)(secs * 1e6));
@@ -287,6 +317,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc, const char *
         lg_buf_init(&r->body, s->cfg.max_body);
         r->route = R_NONE;
         r->c = conn_of(mc);
+        if (r->c && r->c->spare) {
+            r->body.s = r->c->spare;
+            r->body.cap = r->c->spare_cap;
+            r->c->spare = NULL;
+        }
         if (r->c) {
             pthread_mutex_lock(&s->conns_lock);
             r->c->busy = true;
@@ -343,6 +378,11 @@ static void completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     }
     atomic_fetch_sub(&s->inflight, 1);
     lg_metrics_inflight(-1);
+    if (r->c && r->body.s && r->body.cap <= SPARE_MAX && !r->c->spare) {
+        r->c->spare = r->body.s; /* same worker thread for the connection's life */
+        r->c->spare_cap = r->body.cap;
+        r->body.s = NULL;
+    }
     lg_buf_free(&r->body);
     free(r);
 }
@@ -384,6 +424,7 @@ static void notify_conn(void *cls, struct MHD_Connection *mc, void **socket_cont
         c->next->prev = c->prev;
     pthread_mutex_unlock(&s->conns_lock);
     lg_tls_conn_end(&c->slot);
+    free(c->spare);
     free(c);
 }
 

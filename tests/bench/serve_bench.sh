@@ -79,10 +79,16 @@ up() { curl -sk -o /dev/null --max-time 1 "https://127.0.0.1:$1/" -X POST -H 'Co
 lg_wait_for up "$CEIL_PORT" || { echo "ceiling did not start" >&2; exit 1; }
 lg_wait_for up "$NGINX_PORT" || { echo "nginx did not start" >&2; cat "$LG_TMP/nginx/logs/error.log" >&2; exit 1; }
 
-# run NAME PORT [h2load args...]: prints "req/s p50_ms p99_ms failed"
+# CPU seconds (user + system) a process and its threads have used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+declare -A PID_OF
+
+# run NAME PORT [h2load args...]: prints "req/s p50_ms p99_ms failed 2xx cpu_us_per_request"
 run() {
     local name=$1 port=$2
     shift 2
+    local pid=${PID_OF[$name]:-} c0=0 c1=0
+    [ -n "$pid" ] && c0=$(cpu_s "$pid")
     rm -f "$LG_TMP/$name.lat"
     h2load --h1 -t 1 -D "$secs" --warm-up-time 1 -H 'Content-Type: application/json' \
         -d "$LG_TMP/body.json" --log-file="$LG_TMP/$name.lat" "$@" \
@@ -97,13 +103,18 @@ run() {
     n=$(wc -l <"$LG_TMP/$name.sorted")
     p50=$(awk -v n="$n" 'NR == int(n * 0.50) + 1 {printf "%.3f", $1 / 1000}' "$LG_TMP/$name.sorted")
     p99=$(awk -v n="$n" 'NR == int(n * 0.99) + 1 {printf "%.3f", $1 / 1000}' "$LG_TMP/$name.sorted")
-    echo "${rps:-0} ${p50:-?} ${p99:-?} ${failed:-?} ${codes:-0}"
+    [ -n "$pid" ] && c1=$(cpu_s "$pid")
+    local cpu_us
+    cpu_us=$(awk -v a="$c0" -v b="$c1" -v n="${codes:-0}" 'BEGIN {if (n > 0 && b > a) printf "%.1f", (b - a) * 1e6 / n; else print "-"}')
+    echo "${rps:-0} ${p50:-?} ${p99:-?} ${failed:-?} ${codes:-0} $cpu_us"
 }
 rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 # Shared machines drift: the servers take turns, ROUNDS times, and each figure
 # is the median of its rounds (the ratios compare medians of the same turns).
 rounds=${BENCH_ROUNDS:-5}
+PID_OF[ceiling]=$CEIL_PID
+PID_OF[lanegate]=$LANEGATE_PID
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 : >"$LG_TMP/results"
 for r in $(seq 1 "$rounds"); do
@@ -111,9 +122,9 @@ for r in $(seq 1 "$rounds"); do
     order="ceiling:$CEIL_PORT lanegate:$LG_PORT_LANEGATE nginx:$NGINX_PORT"
     [ $((r % 2)) = 0 ] && order="nginx:$NGINX_PORT lanegate:$LG_PORT_LANEGATE ceiling:$CEIL_PORT"
     for s in $order; do
-        read -r rps p50 p99 fail _ < <(run "${s%%:*}" "${s#*:}" -c "$clients")
-        echo "${s%%:*} $rps $p50 $p99 $fail" >>"$LG_TMP/results"
-        printf '  round %d %-9s %8.0f req/s  p50 %6s ms  p99 %6s ms  failed %s\n' "$r" "${s%%:*}" "$rps" "$p50" "$p99" "$fail"
+        read -r rps p50 p99 fail _ cpu < <(run "${s%%:*}" "${s#*:}" -c "$clients")
+        echo "${s%%:*} $rps $p50 $p99 $fail $cpu" >>"$LG_TMP/results"
+        printf '  round %d %-9s %8.0f req/s  p50 %6s ms  p99 %6s ms  failed %s  server CPU %s us/req\n' "$r" "${s%%:*}" "$rps" "$p50" "$p99" "$fail" "$cpu"
     done
 done
 read -r r_rps r_p50 r_p99 r_fail _ < <(run lanegate5k "$LG_PORT_LANEGATE" -c 10 --rps 500)
@@ -130,6 +141,9 @@ ratio() { awk -v a="$1" -v b="$2" '$1 == a {x[++i] = $2} $1 == b {y[++j] = $2} E
 printf 'lanegate / stack ceiling = %.2f   (target >= 0.80; median of per-round ratios)\n' "$(ratio lanegate ceiling)"
 printf 'lanegate / nginx         = %.2f\n' "$(ratio lanegate nginx)"
 printf 'stack ceiling / nginx    = %.2f\n' "$(ratio ceiling nginx)"
+# CPU per request does not depend on how much of the machine the run got
+printf 'server CPU per request: stack ceiling %s us, lanegate %s us (ceiling / lanegate = %.2f)\n' \
+    "$(col ceiling 6)" "$(col lanegate 6)" "$(awk -v c="$(col ceiling 6)" -v l="$(col lanegate 6)" 'BEGIN {print c / l}')"
 echo "lanegate at 5k reviews/s: p50 ${r_p50} ms, p99 ${r_p99} ms (target p99 < 2 ms); peak RSS $(rss_mb "$LANEGATE_PID") MB (target < 16 MB)"
 echo "decision lines logged by lanegate: $(grep -c '"event":"decision"' "$LG_LOG")"
 lg_stop
