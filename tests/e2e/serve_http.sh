@@ -162,4 +162,12 @@ code=0; LANEGATE_LISTEN=127.0.0.1:0 LANEGATE_POLICIES="$LG_TMP/badpol" LANEGATE_
     timeout 10 "$LANEGATE" serve 2>/dev/null || code=$?
 lg_eq "options from LANEGATE_* environment (bad policies dir): exit 2" 2 "$code"
 
+echo "-- the README documents every option"
+sed -n '/^## Serving the webhook/,/^## Certificates/p' "$LG_ROOT/README.md" >"$LG_TMP/readme"
+missing=""
+for w in $("$LANEGATE" serve --help | grep -oE -- '--[a-z-]+|LANEGATE_[A-Z_]+' | sort -u); do
+    grep -q -- "$w" "$LG_TMP/readme" || missing="$missing $w"
+done
+lg_eq "every flag and variable of serve --help is in README" "" "$missing"
+
 lg_done
