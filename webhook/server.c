@@ -203,8 +203,8 @@ static bool peer_ok(lg_server *s, struct MHD_Connection *mc, conn *c)
     return ok;
 }
 
-/* The first call for a request: route, method, headers. Returns false when an
- * error response was queued (or could not be). */
+/* The first call for a request: route, method, headers. An error is answered
+ * right here (before any body byte is read); MHD_NO drops the connection. */
 static enum MHD_Result begin(lg_server *s, struct MHD_Connection *mc, req *r, const char *url,
                              const char *method)
 {

@@ -220,6 +220,13 @@ static void *watch_main(void *arg)
             ssize_t len = read(w->ino, buf, sizeof buf);
             for (char *e = buf; len > 0 && e < buf + len;) {
                 struct inotify_event *ev = (struct inotify_event *)e;
+                if (ev->mask & IN_Q_OVERFLOW) { /* events were lost: look at everything */
+                    if (!pol_last)
+                        pol_first = now;
+                    if (!tls_last)
+                        tls_first = now;
+                    pol_last = tls_last = now;
+                }
                 if (ev->wd == w->wd_pol) {
                     if (!pol_last)
                         pol_first = now;

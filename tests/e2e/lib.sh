@@ -117,15 +117,17 @@ lg_free_port() {
 
 # lg_start NAME ARGS...: starts `lanegate serve --listen 127.0.0.1:0 ARGS` with
 # its log in $LG_TMP/NAME.log; waits for the "start" line, sets LG_PID, LG_PORT.
+# $LG_WRAP (words, e.g. a valgrind command line) is put in front when set.
 lg_start() {
     local name=$1
     shift
     LG_LOG=$LG_TMP/$name.log
-    "$LANEGATE" serve --listen 127.0.0.1:0 "$@" 2>"$LG_LOG" &
+    # shellcheck disable=SC2086 # LG_WRAP is a word list on purpose
+    ${LG_WRAP:-} "$LANEGATE" serve --listen 127.0.0.1:0 "$@" 2>"$LG_LOG" &
     LG_PID=$!
     LG_PIDS+=("$LG_PID")
     local i
-    for i in $(seq 1 100); do
+    for i in $(seq 1 400); do
         if grep -q '"event":"start"' "$LG_LOG" 2>/dev/null; then
             LG_PORT=$(sed -n 's/.*"event":"start".*"listen":"[^"]*:\([0-9]*\)".*/\1/p' "$LG_LOG" | head -1)
             LG_URL=https://localhost:$LG_PORT
@@ -138,7 +140,7 @@ lg_start() {
         fi
         sleep 0.05
     done
-    echo "lanegate serve did not start in 5 s:" >&2
+    echo "lanegate serve did not start in 20 s:" >&2
     cat "$LG_LOG" >&2
     return 1
 }
