@@ -40,7 +40,7 @@ $(BUILD)/%.o: webhook/%.c webhook/*.h | $(BUILD)
 $(BIN): $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/lgtest.h $(LIB_OBJS) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/%.c tests/*.h $(LIB_OBJS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
 
 $(BUILD) $(BUILD)/tests:

@@ -10,113 +10,11 @@
  * the answer is not required to be byte-identical. Live blocks are counted
  * around every run, so an error path that leaks fails the test. Skipped under
  * ASan and valgrind, which own malloc themselves. */
-#include <dlfcn.h>
-#include <execinfo.h>
-
 #include "lgtest.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LGT_NO_INTERPOSE 1
-#endif
+#include "alloc_fail.h"
 
 #ifndef LGT_NO_INTERPOSE
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-
-static long fail_at = -1; /* -1: never fail */
-static long calls;
-static long live; /* blocks allocated and not yet freed */
-
-static bool failed_in_libyaml; /* the failed call came from inside libyaml */
-
-/* libyaml 0.2.5 leaks a mapping's pair stack when yaml_parser_load cannot
- * grow its node stack; that one is libyaml's, not lanegate's, so the test
- * has to know where the failed allocation came from. */
-static bool caller_is_libyaml(void)
-{
-    void *frames[8];
-    int n = backtrace(frames, 8);
-    for (int i = 0; i < n; i++) {
-        Dl_info info;
-        if (dladdr(frames[i], &info) && info.dli_fname && strstr(info.dli_fname, "libyaml"))
-            return true;
-    }
-    return false;
-}
-
-static bool should_fail(void)
-{
-    if (fail_at < 0 || calls++ != fail_at)
-        return false;
-    long saved = fail_at;
-    fail_at = -1; /* backtrace may allocate */
-    failed_in_libyaml = caller_is_libyaml();
-    fail_at = saved;
-    return true;
-}
-
-static void *counted(void *p)
-{
-    live += p != NULL;
-    return p;
-}
-
-void *malloc(size_t n)
-{
-    return should_fail() ? NULL : counted(__libc_malloc(n));
-}
-
-void *calloc(size_t n, size_t m)
-{
-    return should_fail() ? NULL : counted(__libc_calloc(n, m));
-}
-
-void *realloc(void *p, size_t n)
-{
-    if (!p)
-        return malloc(n);
-    if (should_fail())
-        return NULL;
-    void *q = __libc_realloc(p, n);
-    if (!n)
-        live--;
-    return q;
-}
-
-void free(void *p)
-{
-    live -= p != NULL;
-    __libc_free(p);
-}
-
-/* False under valgrind, which replaces even the program's own malloc. */
-static bool interposed(void)
-{
-    void *(*volatile alloc)(size_t) = malloc; /* keep the compiler from eliding the pair */
-    fail_at = 0;
-    calls = 0;
-    void *p = alloc(8);
-    fail_at = -1;
-    free(p);
-    return p == NULL;
-}
-
-static void arm(long n)
-{
-    calls = 0;
-    failed_in_libyaml = false;
-    fail_at = n;
-}
-
-static bool disarm(void)
-{
-    bool reached = calls > fail_at;
-    fail_at = -1;
-    return reached;
-}
-
 /* Torture one review: every outcome is an error or the reference answer. */
 static void torture_review(lg_policy_set *set, const char *path, lg_endpoint ep)
 {
@@ -204,8 +102,7 @@ static Suite *alloc_suite(void)
     TCase *tc = tcase_create("failing allocations");
     tcase_set_timeout(tc, 120);
 #ifndef LGT_NO_INTERPOSE
-    void *warm[1];
-    backtrace(warm, 1); /* loads its unwinder now, not inside a failing call */
+    alloc_fail_warm();
     if (!interposed()) {
         printf("alloc: malloc is not interposable here (valgrind?): skipped\n");
         suite_add_tcase(s, tc);

@@ -1,92 +1,15 @@
 /* test_alloc_docs.c — failing allocations in the document parser (yamldoc.c) and in
  * JSON Patch application (jsonpatch.c): the Nth malloc/calloc/realloc fails, for
- * N = 0, 1, 2... until the operation completes (the interposer is test_alloc.c's).
+ * N = 0, 1, 2... until the operation completes (the interposer is tests/alloc_fail.h).
  * Every run must end in LG_OK with the reference result or in an error status,
  * leak nothing, and lg_patch_apply must leave the document untouched when it
  * fails. Skipped under ASan and valgrind, which own malloc themselves. */
-#include <dlfcn.h>
-#include <execinfo.h>
-
 #include "lgtest.h"
 #include "yamldoc.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LGT_NO_INTERPOSE 1
-#endif
+#include "alloc_fail.h"
 
 #ifndef LGT_NO_INTERPOSE
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-
-static long fail_at = -1; /* -1: never fail */
-static long calls;
-static long live; /* blocks allocated and not yet freed */
-
-static bool should_fail(void)
-{
-    return fail_at >= 0 && calls++ == fail_at;
-}
-
-static void *counted(void *p)
-{
-    live += p != NULL;
-    return p;
-}
-
-void *malloc(size_t n)
-{
-    return should_fail() ? NULL : counted(__libc_malloc(n));
-}
-
-void *calloc(size_t n, size_t m)
-{
-    return should_fail() ? NULL : counted(__libc_calloc(n, m));
-}
-
-void *realloc(void *p, size_t n)
-{
-    if (!p)
-        return malloc(n);
-    if (should_fail())
-        return NULL;
-    void *q = __libc_realloc(p, n);
-    if (!n)
-        live--;
-    return q;
-}
-
-void free(void *p)
-{
-    live -= p != NULL;
-    __libc_free(p);
-}
-
-static bool interposed(void)
-{
-    void *(*volatile alloc)(size_t) = malloc; /* keep the compiler from eliding the pair */
-    fail_at = 0;
-    calls = 0;
-    void *p = alloc(8);
-    fail_at = -1;
-    free(p);
-    return p == NULL;
-}
-
-static void arm(long n)
-{
-    calls = 0;
-    fail_at = n;
-}
-
-static bool disarm(void)
-{
-    bool reached = calls > fail_at;
-    fail_at = -1;
-    return reached;
-}
-
 /* Files parsed under failing allocations: YAML with anchors and merges, JSON (the
  * fast path, and the YAML path behind it), several documents, an error. */
 static const char *const doc_files[] = {
