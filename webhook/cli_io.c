@@ -196,3 +196,21 @@ bool lg_cli_is_list(json_t *doc)
     }
     return true;
 }
+
+lg_policy_set *lg_cli_load_policies(const char *prog, const char *dir)
+{
+    lg_policy_set *set = NULL;
+    lg_diags diags = {0};
+    lg_status st = lg_policy_load_dir(dir, &set, &diags);
+    if (st != LG_OK) {
+        char line[1200];
+        for (size_t i = 0; i < diags.n; i++) {
+            lg_diag_format(&diags.v[i], line, sizeof line);
+            fprintf(stderr, "%s\n", line);
+        }
+        fprintf(stderr, "lanegate %s: cannot load policies from %s: %s\n", prog, dir, lg_strerror(st));
+        set = NULL;
+    }
+    lg_diags_free(&diags);
+    return set;
+}

@@ -61,4 +61,8 @@ void lg_cli_put(FILE *out, const char *s);
 /* Parses op case-insensitively ("create" -> LG_OP_CREATE). */
 bool lg_cli_parse_op(const char *s, lg_op *op);
 
+/* Loads the policy directory for subcommand prog; on failure prints every
+ * diagnostic as file:line:col and a summary line to stderr and returns NULL. */
+lg_policy_set *lg_cli_load_policies(const char *prog, const char *dir);
+
 #endif

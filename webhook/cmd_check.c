@@ -325,20 +325,9 @@ int cmd_check(int argc, char **argv)
         goto out;
     }
 
-    lg_policy_set *set = NULL;
-    lg_diags diags = {0};
-    lg_status st = lg_policy_load_dir(dir, &set, &diags);
-    if (st != LG_OK) {
-        char line[1200];
-        for (size_t i = 0; i < diags.n; i++) {
-            lg_diag_format(&diags.v[i], line, sizeof line);
-            fprintf(stderr, "%s\n", line);
-        }
-        fprintf(stderr, "lanegate check: cannot load policies from %s: %s\n", dir, lg_strerror(st));
-        lg_diags_free(&diags);
+    lg_policy_set *set = lg_cli_load_policies("check", dir);
+    if (!set)
         goto out;
-    }
-    lg_diags_free(&diags);
     c.set = set;
     if (c.format == OUT_JSON && !(c.results = json_array())) {
         lg_policy_set_unref(set);

@@ -29,16 +29,6 @@ void cmd_review_usage(FILE *out)
     fprintf(out, "\nexit: 0 a response was printed (allowed or denied), 2 usage, input or policy error\n");
 }
 
-static void print_policy_diags(const char *dir, lg_status st, const lg_diags *diags)
-{
-    char line[1200];
-    for (size_t i = 0; i < diags->n; i++) {
-        lg_diag_format(&diags->v[i], line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-    }
-    fprintf(stderr, "lanegate review: cannot load policies from %s: %s\n", dir, lg_strerror(st));
-}
-
 int cmd_review(int argc, char **argv)
 {
     const char *dir = "policies", *arg;
@@ -76,19 +66,14 @@ int cmd_review(int argc, char **argv)
         fprintf(stderr, "lanegate review: %s\n", err);
         return LG_EXIT_USAGE;
     }
-    lg_policy_set *set = NULL;
-    lg_diags diags = {0};
-    lg_status st = lg_policy_load_dir(dir, &set, &diags);
-    if (st != LG_OK) {
-        print_policy_diags(dir, st, &diags);
-        lg_diags_free(&diags);
+    lg_policy_set *set = lg_cli_load_policies("review", dir);
+    if (!set) {
         free(body);
         return LG_EXIT_USAGE;
     }
-    lg_diags_free(&diags);
 
     lg_review_result r;
-    st = lg_review_handle(set, (lg_endpoint)endpoint, body, len, &r);
+    lg_status st = lg_review_handle(set, (lg_endpoint)endpoint, body, len, &r);
     int rc = LG_EXIT_OK;
     if (st == LG_OK && r.http_status == 200) {
         if (fwrite(r.body, 1, r.body_len, stdout) != r.body_len || fflush(stdout) != 0) {

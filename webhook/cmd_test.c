@@ -132,19 +132,7 @@ static lg_policy_set *policies_for(run *r, const char *dir)
         return NULL;
     }
     r->sets = v;
-    lg_policy_set *set = NULL;
-    lg_diags diags = {0};
-    lg_status st = lg_policy_load_dir(dir, &set, &diags);
-    if (st != LG_OK) {
-        char line[1200];
-        for (size_t i = 0; i < diags.n; i++) {
-            lg_diag_format(&diags.v[i], line, sizeof line);
-            fprintf(stderr, "%s\n", line);
-        }
-        fprintf(stderr, "lanegate test: cannot load policies from %s: %s\n", dir, lg_strerror(st));
-        set = NULL;
-    }
-    lg_diags_free(&diags);
+    lg_policy_set *set = lg_cli_load_policies("test", dir);
     r->sets[r->nsets++] = (cached_set){copy, set};
     return set;
 }
