@@ -483,6 +483,22 @@ static bool too_long(loader *L, const yaml_node_t *n, const char *path)
     return true;
 }
 
+/* The number of items of a list that must be non-empty and not too long, or
+ * 0 after reporting why not ("expected <what>, got ..." for a non-list). */
+static size_t list_items(loader *L, const yaml_node_t *n, const char *path, const char *what)
+{
+    if (n->type != YAML_SEQUENCE_NODE) {
+        err(L, n, "%s: expected %s, got %s", path, what, describe(n));
+        return 0;
+    }
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count == 0) {
+        err(L, n, "%s: the list is empty; leave the key out instead", path);
+        return 0;
+    }
+    return too_long(L, n, path) ? 0 : count;
+}
+
 /* ---- value checks -------------------------------------------------------- */
 
 /* A validator returns NULL when s is fine, else what is wrong with it. */
@@ -665,15 +681,7 @@ static bool strlist_add(loader *L, lg_strlist *l, const char *s)
 static void get_strlist(loader *L, const yaml_node_t *n, const char *path, const listspec *spec,
                         lg_strlist *out)
 {
-    if (n->type != YAML_SEQUENCE_NODE) {
-        err(L, n, "%s: expected a list of strings, got %s", path, describe(n));
-        return;
-    }
-    if (n->data.sequence.items.top == n->data.sequence.items.start) {
-        err(L, n, "%s: the list is empty; leave the key out instead", path);
-        return;
-    }
-    if (too_long(L, n, path))
+    if (!list_items(L, n, path, "a list of strings"))
         return;
     size_t i = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
@@ -751,16 +759,8 @@ static const char *const toleration_keys[] = {"key", "operator", "value", "effec
 
 static void load_host_paths(loader *L, lg_lane *ln, const yaml_node_t *n, const char *path)
 {
-    if (n->type != YAML_SEQUENCE_NODE) {
-        err(L, n, "%s: expected a list of {path, types} entries, got %s", path, describe(n));
-        return;
-    }
-    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count == 0) {
-        err(L, n, "%s: the list is empty; leave the key out instead", path);
-        return;
-    }
-    if (too_long(L, n, path))
+    size_t count = list_items(L, n, path, "a list of {path, types} entries");
+    if (!count)
         return;
     ln->host_paths = calloc(count, sizeof *ln->host_paths);
     if (!ln->host_paths) {
@@ -828,16 +828,8 @@ static void load_host_paths(loader *L, lg_lane *ln, const yaml_node_t *n, const 
 
 static void load_tolerations(loader *L, lg_lane *ln, const yaml_node_t *n, const char *path)
 {
-    if (n->type != YAML_SEQUENCE_NODE) {
-        err(L, n, "%s: expected a list of tolerations, got %s", path, describe(n));
-        return;
-    }
-    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count == 0) {
-        err(L, n, "%s: the list is empty; leave the key out instead", path);
-        return;
-    }
-    if (too_long(L, n, path))
+    size_t count = list_items(L, n, path, "a list of tolerations");
+    if (!count)
         return;
     ln->tolerations = calloc(count, sizeof *ln->tolerations);
     if (!ln->tolerations) {
@@ -1226,16 +1218,9 @@ static void load_defaults(loader *L, lg_policy *p, const yaml_node_t *n, const c
                           lg_mutation_kind kind)
 {
     bool container = kind == LG_MUT_CONTAINER_DEFAULT;
-    if (n->type != YAML_SEQUENCE_NODE) {
-        err(L, n, "%s: expected a list of {field, value%s} entries, got %s", path,
-            container ? ", exceptPrivilegedLanes" : "", describe(n));
-        return;
-    }
-    if (n->data.sequence.items.top == n->data.sequence.items.start) {
-        err(L, n, "%s: the list is empty; leave the key out instead", path);
-        return;
-    }
-    if (too_long(L, n, path))
+    if (!list_items(L, n, path,
+                    container ? "a list of {field, value, exceptPrivilegedLanes} entries"
+                              : "a list of {field, value} entries"))
         return;
     size_t first = p->n_mutations, i = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
