@@ -603,6 +603,24 @@ static void san_add(san *v, size_t *n, gnutls_x509_subject_alt_name_t type, cons
     (*n)++;
 }
 
+/* What reading a certificate/key pair leaves behind: the parsed chain, the
+ * raw file contents (the key's wiped first) and the two paths. */
+static void pair_files_free(gnutls_x509_crt_t *list, unsigned n, gnutls_datum_t *kdata,
+                            gnutls_datum_t *cdata, char *cpath, char *kpath)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (list[i])
+            gnutls_x509_crt_deinit(list[i]);
+    gnutls_free(list);
+    if (kdata->data) {
+        memset(kdata->data, 0, kdata->size);
+        free(kdata->data);
+    }
+    free(cdata->data);
+    free(cpath);
+    free(kpath);
+}
+
 /* Loads ca.crt / ca.key of dir for --renew: the certificate of ca.crt whose
  * public key is ca.key's (ca.crt may hold an old and a new CA). */
 static lg_status ca_load(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_privkey_t *key,
@@ -659,17 +677,7 @@ static lg_status ca_load(const char *dir, gnutls_x509_crt_t *crt, gnutls_x509_pr
     }
     st = LG_OK;
 out:
-    for (unsigned i = 0; i < nlist; i++)
-        if (list[i])
-            gnutls_x509_crt_deinit(list[i]);
-    gnutls_free(list);
-    if (kdata.data) {
-        memset(kdata.data, 0, kdata.size);
-        free(kdata.data);
-    }
-    free(cdata.data);
-    free(cpath);
-    free(kpath);
+    pair_files_free(list, nlist, &kdata, &cdata, cpath, kpath);
     if (st != LG_OK) {
         if (*crt)
             gnutls_x509_crt_deinit(*crt);
@@ -1007,17 +1015,7 @@ static lg_status check_leaf(const char *dir, const char *crt_name, const char *k
     *leaf_out = list[0];
     list[0] = NULL;
 out:
-    for (unsigned i = 0; i < n; i++)
-        if (list[i])
-            gnutls_x509_crt_deinit(list[i]);
-    gnutls_free(list);
-    if (kdata.data) {
-        memset(kdata.data, 0, kdata.size);
-        free(kdata.data);
-    }
-    free(cdata.data);
-    free(cpath);
-    free(kpath);
+    pair_files_free(list, n, &kdata, &cdata, cpath, kpath);
     return st;
 }
 
