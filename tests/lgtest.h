@@ -45,6 +45,21 @@ static inline lg_policy_set *lgt_load_policies(const char *dir)
     return set;
 }
 
+/* The first document of a YAML/JSON fixture file (a new reference). */
+static inline json_t *lgt_load_manifest(const char *path)
+{
+    size_t len;
+    char *text = lgt_read_file(path, &len);
+    json_t *docs;
+    lg_diag diag;
+    ck_assert_msg(lg_documents_parse(path, text, len, &docs, &diag) == LG_OK, "%s: %s", path, diag.msg);
+    json_t *doc = json_incref(json_array_get(docs, 0));
+    ck_assert_msg(doc != NULL, "%s: no document", path);
+    json_decref(docs);
+    free(text);
+    return doc;
+}
+
 #define LGT_MAIN(suite_fn)                                          \
     int main(void)                                                  \
     {                                                               \

@@ -238,24 +238,11 @@ START_TEST(denial_message_names_policy_container_field_lane)
 END_TEST
 
 
-static json_t *load_manifest(const char *path)
-{
-    size_t len;
-    char *text = lgt_read_file(path, &len);
-    json_t *docs;
-    lg_diag diag;
-    ck_assert_msg(lg_documents_parse(path, text, len, &docs, &diag) == LG_OK, "%s", diag.msg);
-    json_t *doc = json_incref(json_array_get(docs, 0));
-    json_decref(docs);
-    free(text);
-    return doc;
-}
-
 /* 150 privileged containers: 100 listed, the rest counted, and still denied. */
 START_TEST(many_violations_are_capped_and_still_deny)
 {
     lg_policy_set *set = lgt_load_policies(POLICIES);
-    json_t *pod = load_manifest("tests/data/pods/deny/001-privileged-container-nix-lane.yaml");
+    json_t *pod = lgt_load_manifest("tests/data/pods/deny/001-privileged-container-nix-lane.yaml");
     json_t *cs = json_object_get(json_object_get(pod, "spec"), "containers");
     json_t *priv = json_deep_copy(json_array_get(cs, 1));
     json_array_clear(cs);
@@ -280,7 +267,7 @@ END_TEST
 START_TEST(explain_records_every_rule)
 {
     lg_policy_set *set = lgt_load_policies(POLICIES);
-    json_t *pod = load_manifest("tests/data/pods/allow/kvm-lane-hostpath.yaml");
+    json_t *pod = lgt_load_manifest("tests/data/pods/allow/kvm-lane-hostpath.yaml");
     lg_request req;
     lg_diag diag;
     ck_assert_int_eq(lg_request_from_manifest(pod, &req, &diag), LG_OK);
@@ -317,7 +304,7 @@ END_TEST
 START_TEST(update_judges_only_new_violations)
 {
     lg_policy_set *set = lgt_load_policies(POLICIES);
-    json_t *old = load_manifest("tests/data/pods/deny/200-deployment-privileged.yaml");
+    json_t *old = lgt_load_manifest("tests/data/pods/deny/200-deployment-privileged.yaml");
     json_t *scaled = json_deep_copy(old);
     json_object_set_new(json_object_get(scaled, "spec"), "replicas", json_integer(5));
     json_t *worse = json_deep_copy(old);

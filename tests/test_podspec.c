@@ -3,19 +3,6 @@
 #include "lgtest.h"
 #include "podspec.h"
 
-static json_t *load(const char *path)
-{
-    size_t len;
-    char *text = lgt_read_file(path, &len);
-    json_t *docs;
-    lg_diag diag;
-    ck_assert_msg(lg_documents_parse(path, text, len, &docs, &diag) == LG_OK, "%s", diag.msg);
-    json_t *doc = json_incref(json_array_get(docs, 0));
-    json_decref(docs);
-    free(text);
-    return doc;
-}
-
 /* Every workload kind of the deny fixtures: where its spec is and whether it is a pod. */
 START_TEST(subject_of_every_kind)
 {
@@ -42,7 +29,7 @@ START_TEST(subject_of_every_kind)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[300];
         snprintf(path, sizeof path, "tests/data/pods/%s", cases[i].file);
-        json_t *obj = load(path);
+        json_t *obj = lgt_load_manifest(path);
         lg_reader r = {0};
         lg_subject s;
         ck_assert(lg_kind_has_podspec(cases[i].group, cases[i].kind));
@@ -82,7 +69,7 @@ static bool count_visit(const lg_container *c, void *arg)
 
 START_TEST(walk_visits_every_container_kind_in_order)
 {
-    json_t *obj = load("tests/data/pods/deny/007-privileged-all-kinds.yaml");
+    json_t *obj = lgt_load_manifest("tests/data/pods/deny/007-privileged-all-kinds.yaml");
     lg_reader r = {0};
     char seen[256] = "";
     lg_containers_each(&r, json_object_get(obj, "spec"), count_visit, seen);
@@ -141,7 +128,7 @@ END_TEST
 
 START_TEST(affinity_pinning_needs_every_term)
 {
-    json_t *pinned = load("tests/data/pods/allow/101-kvm-dotdot-path.yaml");
+    json_t *pinned = lgt_load_manifest("tests/data/pods/allow/101-kvm-dotdot-path.yaml");
     json_t *spec = json_object_get(pinned, "spec");
     lg_reader r = {0};
     ck_assert(lg_affinity_pins(&r, spec, "lanegate.dev/kvm", "true"));
