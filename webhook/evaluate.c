@@ -36,22 +36,6 @@ const char *lg_clip(char *buf, size_t size, const char *s)
     return buf;
 }
 
-static char *shorten(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max)
-        return strdup(s);
-    size_t keep = max - 3;
-    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
-        keep--;
-    char *out = malloc(keep + 4);
-    if (out) {
-        memcpy(out, s, keep);
-        memcpy(out + keep, "...", 4);
-    }
-    return out;
-}
-
 void lg_explain_push(lg_explain_list *l, const char *policy, const char *rule, lg_outcome o,
                      const char *detail)
 {
@@ -215,7 +199,9 @@ void lg_emit(lg_eval *e, const char *control, char *path, const char *value, cha
         .message = lg_strfmt("%s: %s; %s (%s)", e->pol->name, what, rule, e->lane_phrase),
     };
     char *w = lg_strfmt("%s: %s", e->pol->name, what);
-    f.warning = w ? shorten(w, WARNING_MAX) : NULL;
+    f.warning = w ? malloc(WARNING_MAX + 1) : NULL;
+    if (f.warning)
+        lg_clip(f.warning, WARNING_MAX + 1, w);
     free(w);
     free(what);
     if (!f.message || !f.warning) {

@@ -125,7 +125,7 @@ lg_status lg_request_from_manifest(json_t *manifest, lg_request *req, lg_diag *d
     }
     /* "apps/v1" -> group "apps"; "v1" -> core group "". Request strings are
      * borrowed, so the group comes from a table of the groups that matter. */
-    static const char *const groups[] = {"apps", "batch", "extensions", "policy", "networking.k8s.io"};
+    static const char *const groups[] = {"apps", "batch", "extensions"};
     const char *slash = strchr(api, '/');
     if (slash) {
         size_t n = (size_t)(slash - api);
