@@ -24,7 +24,7 @@ OBJS        := $(SRCS:webhook/%.c=$(BUILD)/%.o)
 LIB_OBJS    := $(filter-out $(BUILD)/main.o,$(OBJS))
 TEST_SRCS   := $(sort $(wildcard tests/test_*.c))
 TEST_BINS   := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
-E2E_SCRIPTS := $(filter-out tests/e2e/lib.sh,$(sort $(wildcard tests/e2e/*.sh)))
+E2E_SCRIPTS := $(filter-out tests/e2e/%lib.sh,$(sort $(wildcard tests/e2e/*.sh)))
 BIN         := $(BUILD)/lanegate
 
 .PHONY: all deps test unit e2e asan run bench bench-engine bench-serve clean valgrind

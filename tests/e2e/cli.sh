@@ -6,26 +6,9 @@
 # output, `UPDATE_GOLDEN=1 make e2e` rewrites them (then read the diff before committing).
 # Run from the repo root with LANEGATE set to the binary (make test does both).
 set -u
-: "${LANEGATE:?set LANEGATE to the lanegate binary}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/cli_lib.sh"
 D=tests/data/cli
-pass=0 fail=0
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# run ARGS... [< input]: sets rc, out, err (stdout is also kept byte-exact in $tmp/out)
-run() {
-    "$LANEGATE" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
-
-expect_rc() { # want description
-    if [ "$rc" = "$1" ]; then ok; else bad "$2: exit $rc, want $1 (stdout: $out; stderr: $err)"; fi
-}
 has_line() { # text-exact-line description: stdout has that exact line
     if grep -qxF -- "$1" "$tmp/out"; then ok; else bad "$2: no line '$1' in: $out"; fi
 }

@@ -4,25 +4,7 @@
 # "# expect:" lines give), the summary on stdout, usage errors.
 # Run from the repo root with LANEGATE set to the binary (make test does both).
 set -u
-: "${LANEGATE:?set LANEGATE to the lanegate binary}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# run ARGS...: sets rc, out, err
-run() {
-    "$LANEGATE" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
-
-expect_rc() { # want description
-    if [ "$rc" = "$1" ]; then ok; else bad "$2: exit $rc, want $1 (stdout: $out; stderr: $err)"; fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # The default policies are valid.
 run lint
