@@ -41,15 +41,9 @@ void lg_explain_push(lg_explain_list *l, const char *policy, const char *rule, l
 {
     if (!l || l->nomem)
         return;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        lg_explain *v = realloc(l->v, cap * sizeof *v);
-        if (!v) {
+    if (!lg_grow((void **)&l->v, l->n, &l->cap, sizeof *l->v, 16)) {
             l->nomem = true;
             return;
-        }
-        l->v = v;
-        l->cap = cap;
     }
     lg_explain *x = &l->v[l->n];
     x->policy = policy;
@@ -181,15 +175,9 @@ void lg_emit(lg_eval *e, const char *control, char *path, const char *value, cha
         e->found.dropped_enforce |= e->pol->mode == LG_MODE_ENFORCE;
         goto out;
     }
-    if (e->found.n == e->found.cap) {
-        size_t cap = e->found.cap ? e->found.cap * 2 : 8;
-        lg_finding *v = realloc(e->found.v, cap * sizeof *v);
-        if (!v) {
+    if (!lg_grow((void **)&e->found.v, e->found.n, &e->found.cap, sizeof *e->found.v, 8)) {
             e->nomem = true;
             goto out;
-        }
-        e->found.v = v;
-        e->found.cap = cap;
     }
     lg_finding f = {
         .policy = e->pol->name,

@@ -125,15 +125,9 @@ static char *xstrdup(loader *L, const char *s)
 
 static void add_loc(loader *L, loclist *l, enum obj_kind kind, const char *name, const yaml_node_t *at)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        objloc *v = realloc(l->v, cap * sizeof *v);
-        if (!v) {
+    if (!lg_grow((void **)&l->v, l->n, &l->cap, sizeof *l->v, 16)) {
             L->nomem = true;
             return;
-        }
-        l->v = v;
-        l->cap = cap;
     }
     l->v[l->n] = (objloc){kind, name, L->file, line_of(at), col_of(at), l->n};
     l->n++;
@@ -904,15 +898,9 @@ static void load_pinning(loader *L, lg_lane *ln, const yaml_node_t *n, const cha
 static lg_lane *new_lane(loader *L)
 {
     lg_policy_set *set = L->set;
-    if (set->n_lanes == L->cap_lanes) {
-        size_t cap = L->cap_lanes ? L->cap_lanes * 2 : 4;
-        lg_lane *v = realloc(set->lanes, cap * sizeof *v);
-        if (!v) {
-            L->nomem = true;
-            return NULL;
-        }
-        set->lanes = v;
-        L->cap_lanes = cap;
+    if (!lg_grow((void **)&set->lanes, set->n_lanes, &L->cap_lanes, sizeof *set->lanes, 4)) {
+        L->nomem = true;
+        return NULL;
     }
     lg_lane *ln = &set->lanes[set->n_lanes++];
     memset(ln, 0, sizeof *ln);
@@ -1016,15 +1004,9 @@ static const char *const container_default_keys[] = {"field", "value", "exceptPr
 static lg_policy *new_policy(loader *L)
 {
     lg_policy_set *set = L->set;
-    if (set->n_policies == L->cap_policies) {
-        size_t cap = L->cap_policies ? L->cap_policies * 2 : 4;
-        lg_policy *v = realloc(set->policies, cap * sizeof *v);
-        if (!v) {
-            L->nomem = true;
-            return NULL;
-        }
-        set->policies = v;
-        L->cap_policies = cap;
+    if (!lg_grow((void **)&set->policies, set->n_policies, &L->cap_policies, sizeof *set->policies, 4)) {
+        L->nomem = true;
+        return NULL;
     }
     lg_policy *p = &set->policies[set->n_policies++];
     memset(p, 0, sizeof *p);

@@ -68,18 +68,25 @@ void lg_diag_set(lg_diag *d, const char *file, int line, int col, const char *fm
     va_end(ap);
 }
 
+bool lg_grow(void **v, size_t n, size_t *cap, size_t size, size_t first)
+{
+    if (n < *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *p = realloc(*v, ncap * size);
+    if (!p)
+        return false;
+    *v = p;
+    *cap = ncap;
+    return true;
+}
+
 bool lg_diags_push(lg_diags *ds, const char *file, int line, int col, const char *fmt, ...)
 {
     if (!ds)
         return true;
-    if (ds->n == ds->cap) {
-        size_t cap = ds->cap ? ds->cap * 2 : 8;
-        lg_diag *v = realloc(ds->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        ds->v = v;
-        ds->cap = cap;
-    }
+    if (!lg_grow((void **)&ds->v, ds->n, &ds->cap, sizeof *ds->v, 8))
+        return false;
     lg_diag *d = &ds->v[ds->n++];
     snprintf(d->file, sizeof d->file, "%s", file ? file : "");
     d->line = line;

@@ -15,6 +15,10 @@ void lg_diag_set(lg_diag *d, const char *file, int line, int col, const char *fm
 bool lg_diags_push(lg_diags *ds, const char *file, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Makes room for element n of the array *v (each size bytes, *cap allocated),
+ * doubling from first. False, with *v untouched, on allocation failure. */
+bool lg_grow(void **v, size_t n, size_t *cap, size_t size, size_t first);
+
 /* malloc'd printf; NULL on failure. */
 char *lg_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *lg_vstrfmt(const char *fmt, va_list ap);

@@ -102,15 +102,9 @@ static void mark(builder *b, const json_t *parent, const char *key, size_t index
     lg_doc_marks *m = b->marks;
     if (!m)
         return;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        lg_doc_mark *v = realloc(m->v, cap * sizeof *v);
-        if (!v) {
+    if (!lg_grow((void **)&m->v, m->n, &m->cap, sizeof *m->v, 64)) {
             nomem(b);
             return;
-        }
-        m->v = v;
-        m->cap = cap;
     }
     char *k = NULL;
     if (key && !(k = strdup(key))) {
